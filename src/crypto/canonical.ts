@@ -1,0 +1,237 @@
+import { CanonicalJSONError } from '../errors.js';
+
+// OLPC canonical JSON exactly as securesystemslib's encode_canonical writes it, which is what every
+// TUF signer signs: no whitespace, object keys sorted by Unicode code point, strings with only `"`
+// and `\` escaped (everything else raw UTF-8), integers only.
+//
+// The encoder is on the client's hot path (a 100,000-target role is re-encoded to check its
+// signature), so it writes UTF-8 straight into one growing buffer and carries no field paths; when
+// it meets a value it cannot encode it throws, and a slow walk finds that value's path for the error.
+
+class Unencodable extends Error {}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+class Writer {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Writes a quoted string; returns true when it holds a code unit >= U+D800 (see writeObject). */
+  string(s: string): boolean {
+    const n = s.length;
+    this.ensure(n * 3 + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    let high = false;
+    buf[p++] = QUOTE;
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        if (c === QUOTE || c === BACKSLASH) {
+          // An escape takes two bytes where the worst case reserved three per code unit.
+          buf[p++] = BACKSLASH;
+        }
+        buf[p++] = c;
+      } else if (c < 0x800) {
+        buf[p++] = 0xc0 | (c >> 6);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else if (c < 0xd800 || c > 0xdfff) {
+        if (c >= 0xd800) high = true;
+        buf[p++] = 0xe0 | (c >> 12);
+        buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else {
+        const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) throw new Unencodable();
+        high = true;
+        i++;
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        buf[p++] = 0xf0 | (c >> 18);
+        buf[p++] = 0x80 | ((c >> 12) & 0x3f);
+        buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[p++] = 0x80 | (c & 0x3f);
+      }
+    }
+    buf[p++] = QUOTE;
+    this.pos = p;
+    return high;
+  }
+
+  value(v: unknown): void {
+    switch (typeof v) {
+      case 'string':
+        this.string(v);
+        return;
+      case 'number':
+        if (!Number.isSafeInteger(v)) throw new Unencodable();
+        this.ascii(v === 0 ? '0' : String(v));
+        return;
+      case 'boolean':
+        this.ascii(v ? 'true' : 'false');
+        return;
+      case 'object':
+        if (v === null) this.ascii('null');
+        else if (Array.isArray(v)) this.array(v);
+        else this.object(v, false);
+        return;
+      default:
+        throw new Unencodable();
+    }
+  }
+
+  array(a: unknown[]): void {
+    const n = a.length;
+    this.byte(0x5b);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) this.byte(0x2c);
+      this.value(a[i]);
+    }
+    this.byte(0x5d);
+  }
+
+  object(o: object, byCodePoint: boolean): void {
+    if (!isPlainObject(o)) throw new Unencodable();
+    const start = this.pos;
+    const keys = Object.keys(o);
+    const n = keys.length;
+    if (byCodePoint) keys.sort(compareCodePoints);
+    else if (!isSorted(keys)) keys.sort();
+    const rec = o as Record<string, unknown>;
+    this.byte(0x7b);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) this.byte(0x2c);
+      const k = keys[i]!;
+      // UTF-16 order (what sort() uses) and code point order differ only for keys holding units
+      // >= U+D800; in that rare case rewrite this object sorted by code point.
+      if (this.string(k) && !byCodePoint && n > 1) {
+        this.pos = start;
+        this.object(o, true);
+        return;
+      }
+      this.byte(0x3a);
+      this.value(rec[k]);
+    }
+    this.byte(0x7d);
+  }
+}
+
+function isSorted(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (D800-DFFF) encode code points above FFFF: move them past E000-FFFF.
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+      y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Walks `value` with paths and returns the first thing canonical JSON cannot encode. */
+function findProblem(value: unknown, field: string): CanonicalJSONError | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value.isWellFormed() ? undefined : new CanonicalJSONError(field, 'string contains a lone surrogate');
+    case 'number':
+      if (Number.isSafeInteger(value)) return undefined;
+      return new CanonicalJSONError(
+        field,
+        Number.isInteger(value)
+          ? `integer ${value} is beyond 2^53 and cannot be represented exactly`
+          : `${value} is not an integer (canonical JSON has no floats)`,
+      );
+    case 'boolean':
+      return undefined;
+    case 'object': {
+      if (value === null) return undefined;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const p = findProblem(value[i], `${field}[${i}]`);
+          if (p) return p;
+        }
+        return undefined;
+      }
+      if (!isPlainObject(value)) {
+        return new CanonicalJSONError(field, `cannot encode an object of type ${value.constructor?.name ?? 'unknown'}`);
+      }
+      for (const [k, v] of Object.entries(value)) {
+        const path = field ? `${field}.${k}` : k;
+        if (!k.isWellFormed()) return new CanonicalJSONError(path, 'member name contains a lone surrogate');
+        const p = findProblem(v, path);
+        if (p) return p;
+      }
+      return undefined;
+    }
+    default:
+      return new CanonicalJSONError(field, `cannot encode a value of type ${typeof value}`);
+  }
+}
+
+function encode(value: unknown, field: string, sizeHint: number): Writer {
+  const w = new Writer(sizeHint);
+  try {
+    w.value(value);
+    return w;
+  } catch (e) {
+    if (!(e instanceof Unencodable)) throw e;
+    throw findProblem(value, field) ?? new CanonicalJSONError(field, 'value cannot be encoded');
+  }
+}
+
+/**
+ * The canonical JSON bytes (UTF-8) of `value`, a JSON-compatible tree of plain objects and arrays:
+ * what TUF signatures are computed over. `field` names the value in error messages; `sizeHint`
+ * (e.g. the length of the file it was parsed from) avoids regrowing the output buffer.
+ */
+export function canonicalBytes(value: unknown, field = '', sizeHint = 4096): Uint8Array {
+  const w = encode(value, field, Math.max(64, sizeHint));
+  return w.buf.subarray(0, w.pos);
+}
+
+/** The canonical JSON text of `value`. */
+export function canonicalString(value: unknown, field = ''): string {
+  const w = encode(value, field, 4096);
+  return w.buf.toString('utf8', 0, w.pos);
+}

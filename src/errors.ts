@@ -1,0 +1,111 @@
+// Every failure tufkit reports is one of these classes. They are exported so callers can
+// branch on the exact type, and the client never re-wraps them into a generic error.
+
+/** Base of every tufkit error. */
+export class TufError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+// ---- metadata format -------------------------------------------------------------------------
+
+/**
+ * Metadata (or a key, or JSON) that does not follow the TUF format. `role` is the role whose file
+ * was being read (or '' when unknown) and `field` the JSON path of the offending value.
+ */
+export class MetadataFormatError extends TufError {
+  constructor(
+    readonly role: string,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${role ? `role "${role}"` : 'metadata'}: ${field ? `${field}: ` : ''}${reason}`);
+  }
+}
+
+/** A value that canonical JSON cannot represent (float, unsafe integer, lone surrogate...). */
+export class CanonicalJSONError extends TufError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`canonical JSON: ${field || '(top level)'}: ${reason}`);
+  }
+}
+
+// ---- crypto ----------------------------------------------------------------------------------
+
+/** A key type or signature scheme tufkit does not implement. */
+export class UnsupportedAlgorithmError extends TufError {}
+
+/** A key that cannot be used: malformed public key, wrong private key, bad passphrase... */
+export class KeyError extends TufError {}
+
+// ---- client trust decisions (the TUF "repository errors") -------------------------------------
+
+/** Base of every error that means "the repository served something we must not trust". */
+export class RepositoryError extends TufError {}
+
+/** Fewer than `threshold` valid signatures from authorised keys. */
+export class UnsignedMetadataError extends RepositoryError {}
+
+/** A version that is not the expected one, or goes back (rollback). */
+export class BadVersionError extends RepositoryError {}
+
+/** A new timestamp with the same version as the trusted one (not an attack; nothing to update). */
+export class EqualVersionError extends BadVersionError {}
+
+/** Metadata whose `expires` is before the reference time (freeze attack). */
+export class ExpiredMetadataError extends RepositoryError {}
+
+/** Bytes whose length or hashes differ from what trusted metadata says (mix-and-match, tampering). */
+export class LengthOrHashMismatchError extends RepositoryError {}
+
+/** A role that the trusted metadata does not list or delegate. */
+export class RoleNotFoundError extends RepositoryError {}
+
+/** The local clock is before a time at which metadata was already trusted. */
+export class ClockRollbackError extends RepositoryError {}
+
+// ---- downloads -------------------------------------------------------------------------------
+
+/** Base of every failure to fetch bytes. */
+export class DownloadError extends TufError {
+  constructor(
+    message: string,
+    readonly url?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server sent more bytes than allowed (endless data attack) or fewer than announced. */
+export class DownloadLengthMismatchError extends DownloadError {}
+
+/** The server was too slow (slow retrieval attack) or the request timed out. */
+export class SlowRetrievalError extends DownloadError {}
+
+/** The server answered with an HTTP error status. */
+export class DownloadHTTPError extends DownloadError {
+  constructor(
+    message: string,
+    readonly status: number,
+    url?: string,
+  ) {
+    super(message, url);
+  }
+}
+
+// ---- local storage and usage -----------------------------------------------------------------
+
+/** Reading or writing the local cache (metadata dir, target dir) failed, or a lock is held. */
+export class StorageError extends TufError {}
+
+/** A path or role name that would escape its folder, or is otherwise unsafe on disk. */
+export class UnsafePathError extends TufError {}
+
+/** Wrong use of the library or CLI by its caller (bad option, unknown role, invalid argument). */
+export class UsageError extends TufError {}

@@ -1,0 +1,2 @@
+export * from './errors.js';
+export { canonicalBytes, canonicalString } from './crypto/canonical.js';
