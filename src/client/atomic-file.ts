@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { StorageError } from '../errors.js';
+
+// Temporary files start with this and never end in ".json": tools that read every *.json file of
+// a metadata dir as metadata must not see a half-written one.
+const TEMP_PREFIX = '.tufkit-tmp-';
+
+function isErrno(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && 'code' in e && codes.includes(e.code as string);
+}
+
+/** Flushes a directory entry change (create, rename, unlink) to disk where the OS allows it. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (e) {
+    // Windows cannot open or fsync a directory; the rename itself is still atomic there.
+    if (!isErrno(e, 'EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF')) throw e;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Replaces `path` with `data` so that a crash at any moment leaves either the old or the new file:
+ * temp file in the same folder, write, fsync, rename over `path`, fsync the folder. `data` may be
+ * a stream of chunks; `beforeCommit` runs once everything is written and may throw to abandon the
+ * write (the old file is then untouched and the temp file removed).
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | AsyncIterable<Uint8Array>,
+  beforeCommit?: () => void | Promise<void>,
+): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `${TEMP_PREFIX}${basename(path).slice(0, 100)}-${randomBytes(6).toString('hex')}`);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(temp, 'wx', 0o644);
+    if (data instanceof Uint8Array) {
+      await handle.writeFile(data);
+    } else {
+      for await (const chunk of data) await writeAll(handle, chunk);
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await beforeCommit?.();
+    await rename(temp, path);
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let off = 0; off < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * Reads a whole file of at most `maxLength` bytes; undefined when it does not exist. A longer file
+ * is a StorageError: its content is never read into memory.
+ */
+export async function readFileCapped(path: string, maxLength: number): Promise<Uint8Array | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > maxLength) throw new StorageError(`${path}: ${size} bytes, more than the allowed ${maxLength}`);
+    // Read one byte more than allowed so a file growing under us is caught too.
+    const buf = Buffer.allocUnsafe(Math.min(size, maxLength) + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > maxLength) throw new StorageError(`${path}: more than the allowed ${maxLength} bytes`);
+      if (filled === buf.length) break;
+    }
+    return buf.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Deletes `path` if it exists, durably. */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return;
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Deletes temp files a crashed writer left in `dir`. Call only while holding the dir's lock. */
+export async function removeStaleTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return;
+    throw e;
+  }
+  await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+}

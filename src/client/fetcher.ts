@@ -1,0 +1,259 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Dispatcher } from 'undici';
+import { DownloadError, DownloadHTTPError, DownloadLengthMismatchError, SlowRetrievalError, TufError } from '../errors.js';
+import { DEFAULT_CONFIG } from './config.js';
+
+/**
+ * Where the updater gets bytes from. `fetch` streams the body of `url` and must fail with
+ * DownloadHTTPError (with the status) when the server refuses, DownloadLengthMismatchError as soon
+ * as more than `maxLength` bytes arrive, and SlowRetrievalError when the server is too slow.
+ * The updater enforces `maxLength` again on its side, so a custom fetcher cannot lift the cap.
+ */
+export interface Fetcher {
+  fetch(url: string, maxLength: number): AsyncIterable<Uint8Array>;
+}
+
+/** Reads a whole (small) body into memory, never holding more than `maxLength` bytes. */
+export async function fetchBytes(fetcher: Fetcher, url: string, maxLength: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of capped(fetcher.fetch(url, maxLength), url, maxLength)) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Passes chunks through, failing once more than `maxLength` bytes have come. */
+export async function* capped(source: AsyncIterable<Uint8Array>, url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+  let received = 0;
+  for await (const chunk of source) {
+    received += chunk.length;
+    if (received > maxLength) throw tooLong(url, maxLength);
+    yield chunk;
+  }
+}
+
+function tooLong(url: string, maxLength: number): DownloadLengthMismatchError {
+  return new DownloadLengthMismatchError(`${url}: more than the allowed ${maxLength} bytes`, url);
+}
+
+export interface HttpFetcherOptions {
+  /** An undici Dispatcher (Agent, ProxyAgent, MockAgent...) for every request. */
+  dispatcher?: Dispatcher;
+  /** Time to connect and receive the response headers. */
+  requestTimeoutMs?: number;
+  /** Longest silence between two body chunks. */
+  idleTimeoutMs?: number;
+  /** Slowest average body speed accepted once idleTimeoutMs has passed (catches trickling). */
+  minBytesPerSecond?: number;
+  /** Extra attempts after a transient failure before any body byte was delivered. */
+  retries?: number;
+  /** First retry delay, doubled each time. */
+  retryBackoffMs?: number;
+  /** Most redirects followed for one request. */
+  maxRedirects?: number;
+  userAgent?: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+// Failures a second attempt may cure. Everything else (4xx, 501, length and hash failures) is an
+// answer from the server, and asking again would only hammer it.
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+function isTransient(e: unknown): boolean {
+  if (e instanceof DownloadHTTPError) return e.status >= 500 && e.status !== 501;
+  if (e instanceof SlowRetrievalError) return true;
+  if (e instanceof DownloadLengthMismatchError) return false;
+  if (e instanceof DownloadError) return TRANSIENT_CODES.has(errorCode(e.cause));
+  return false;
+}
+
+function errorCode(e: unknown): string {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : '';
+}
+
+/** Turns an undici or system error into the tufkit error that describes it; tufkit errors pass unchanged. */
+function toDownloadError(e: unknown, url: string): TufError {
+  if (e instanceof TufError) return e;
+  const code = errorCode(e);
+  const reason = e instanceof Error ? e.message : String(e);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new SlowRetrievalError(`${url}: timed out (${reason})`, url, { cause: e });
+  }
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+    return new DownloadLengthMismatchError(`${url}: body length differs from Content-Length`, url, { cause: e });
+  }
+  return new DownloadError(`${url}: ${code ? `${code}: ` : ''}${reason}`, url, { cause: e });
+}
+
+/**
+ * HTTP(S) fetcher on undici with a hard byte cap, timeouts that also catch trickling servers, and
+ * retries of transient failures.
+ *
+ * Redirects: followed (as python-tuf and tuf-js do, since every byte is verified against signed
+ * metadata anyway) up to maxRedirects, but never to another scheme: that fails with DownloadHTTPError.
+ */
+export class HttpFetcher implements Fetcher {
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly requestTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly minBytesPerSecond: number;
+  private readonly retries: number;
+  private readonly retryBackoffMs: number;
+  private readonly maxRedirects: number;
+  private readonly userAgent: string;
+
+  constructor(options: HttpFetcherOptions = {}) {
+    this.dispatcher = options.dispatcher;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_CONFIG.requestTimeoutMs;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_CONFIG.idleTimeoutMs;
+    this.minBytesPerSecond = options.minBytesPerSecond ?? DEFAULT_CONFIG.minBytesPerSecond;
+    this.retries = options.retries ?? DEFAULT_CONFIG.retries;
+    this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_CONFIG.retryBackoffMs;
+    this.maxRedirects = options.maxRedirects ?? 5;
+    this.userAgent = options.userAgent ?? DEFAULT_CONFIG.userAgent;
+  }
+
+  async *fetch(url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+    const { body, finalUrl } = await this.openWithRetries(url, maxLength);
+    yield* this.readBody(body, finalUrl, maxLength);
+  }
+
+  /** Retries only happen before the first body byte is handed out: after that, the caller has data. */
+  private async openWithRetries(url: string, maxLength: number): Promise<{ body: Dispatcher.ResponseData['body']; finalUrl: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.open(url, maxLength);
+      } catch (e) {
+        const err = toDownloadError(e, url);
+        if (attempt >= this.retries || !isTransient(err)) throw err;
+        await sleep(this.retryBackoffMs * 2 ** attempt);
+      }
+    }
+  }
+
+  private async open(url: string, maxLength: number): Promise<{ body: Dispatcher.ResponseData['body']; finalUrl: string }> {
+    let current = parseHttpUrl(url);
+    const scheme = current.protocol;
+    for (let hop = 0; ; hop++) {
+      const res = await this.requestHeaders(current);
+      const status = res.statusCode;
+      const where = current.href;
+      if (status === 200) {
+        const announced = Number(res.headers['content-length']);
+        if (Number.isFinite(announced) && announced > maxLength) {
+          discard(res.body);
+          throw new DownloadLengthMismatchError(`${where}: announces ${announced} bytes, more than the allowed ${maxLength}`, where);
+        }
+        return { body: res.body, finalUrl: where };
+      }
+      discard(res.body);
+      const location = res.headers.location;
+      if (REDIRECTS.has(status) && typeof location === 'string') {
+        if (hop >= this.maxRedirects) throw new DownloadHTTPError(`${url}: more than ${this.maxRedirects} redirects`, status, url);
+        const next = new URL(location, current);
+        if (next.protocol !== scheme) {
+          throw new DownloadHTTPError(`${where}: refusing redirect from ${scheme} to ${next.protocol} (${next.href})`, status, where);
+        }
+        current = next;
+        continue;
+      }
+      throw new DownloadHTTPError(`${where}: HTTP ${status}${res.statusText ? ` ${res.statusText}` : ''}`, status, where);
+    }
+  }
+
+  /** Sends the request; connecting plus receiving the headers must fit in requestTimeoutMs. */
+  private async requestHeaders(url: URL): Promise<Dispatcher.ResponseData> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    try {
+      return await request(url, {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        headers: { 'user-agent': this.userAgent, 'accept-encoding': 'identity' },
+        headersTimeout: this.requestTimeoutMs,
+        bodyTimeout: this.idleTimeoutMs,
+        signal: controller.signal,
+      });
+    } catch (e) {
+      if (controller.signal.aborted) {
+        throw new SlowRetrievalError(`${url.href}: no response within ${this.requestTimeoutMs} ms`, url.href, { cause: e });
+      }
+      throw toDownloadError(e, url.href);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Streams the body under the byte cap and the slow-retrieval guard. Only time spent waiting for
+   * the server counts: time the consumer spends with a chunk does not.
+   */
+  private async *readBody(body: Dispatcher.ResponseData['body'], url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+    const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let received = 0;
+    let waitedMs = 0;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (;;) {
+        timer = setTimeout(() => {
+          body.destroy(new SlowRetrievalError(`${url}: no data for ${this.idleTimeoutMs} ms after ${received} bytes`, url));
+        }, this.idleTimeoutMs);
+        const start = performance.now();
+        let step: IteratorResult<Buffer>;
+        try {
+          step = await it.next();
+        } finally {
+          clearTimeout(timer);
+          waitedMs += performance.now() - start;
+        }
+        if (step.done) return;
+        received += step.value.length;
+        if (received > maxLength) throw tooLong(url, maxLength);
+        if (waitedMs > this.idleTimeoutMs && (received * 1000) / waitedMs < this.minBytesPerSecond) {
+          throw new SlowRetrievalError(
+            `${url}: ${received} bytes in ${Math.round(waitedMs)} ms, slower than ${this.minBytesPerSecond} bytes/s`,
+            url,
+          );
+        }
+        yield new Uint8Array(step.value.buffer, step.value.byteOffset, step.value.byteLength);
+      }
+    } catch (e) {
+      throw toDownloadError(e, url);
+    } finally {
+      clearTimeout(timer);
+      discard(body);
+    }
+  }
+}
+
+/** Closes a body we will not read (undici reports that as an 'error' event: ignore it). */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed) return;
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (e) {
+    throw new DownloadError(`"${url}" is not a valid URL`, url, { cause: e });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new DownloadError(`${url}: only http and https URLs can be fetched`, url);
+  }
+  return parsed;
+}

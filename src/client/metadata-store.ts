@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { readFileCapped, removeFile, writeFileAtomic } from './atomic-file.js';
+import { safeFileName } from './safe-names.js';
+
+/**
+ * The metadata dir: trusted metadata only, byte for byte as served, one non-versioned file per
+ * role (`root.json`, `timestamp.json`, ..., a delegated role as `<safe name>.json`).
+ */
+export class MetadataStore {
+  constructor(readonly dir: string) {}
+
+  /** The file of `role`, always directly inside the dir. */
+  path(role: string): string {
+    return join(this.dir, `${safeFileName(role)}.json`);
+  }
+
+  /** The cached bytes of `role`, or undefined when there are none. */
+  read(role: string, maxLength: number): Promise<Uint8Array | undefined> {
+    return readFileCapped(this.path(role), maxLength);
+  }
+
+  /** Stores bytes that were just verified. */
+  write(role: string, bytes: Uint8Array): Promise<void> {
+    return writeFileAtomic(this.path(role), bytes);
+  }
+
+  remove(role: string): Promise<void> {
+    return removeFile(this.path(role));
+  }
+}

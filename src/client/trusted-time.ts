@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import { ClockRollbackError } from '../errors.js';
+import { formatExpires } from '../models/fields.js';
+import { readFileCapped, writeFileAtomic } from './atomic-file.js';
+
+/** The newest time at which this metadata dir trusted metadata (not *.json: it is not metadata). */
+export const TIME_FILE = '.tufkit-time';
+
+/** The recorded newest trusted time, or undefined when none (or unreadable: it is only a safeguard). */
+export async function readNewestTrustedTime(dir: string): Promise<Date | undefined> {
+  const bytes = await readFileCapped(join(dir, TIME_FILE), 64).catch(() => undefined);
+  if (!bytes) return undefined;
+  const ms = Date.parse(Buffer.from(bytes).toString('utf8').trim());
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+/**
+ * Refuses a clock that is more than `toleranceMs` before a time at which metadata was already
+ * trusted: a clock set back would make expired metadata look valid again (tough does the same).
+ */
+export async function checkClock(dir: string, now: Date, toleranceMs: number): Promise<void> {
+  const newest = await readNewestTrustedTime(dir);
+  if (newest && now.getTime() < newest.getTime() - toleranceMs) {
+    throw new ClockRollbackError(
+      `system clock ${formatExpires(now)} is before ${formatExpires(newest)}, when metadata in ${dir} was already trusted ` +
+        `(recorded in ${TIME_FILE}); fix the clock`,
+    );
+  }
+}
+
+/** Records `time` as the newest trusted time, unless a later one is already recorded. */
+export async function recordTrustedTime(dir: string, time: Date): Promise<void> {
+  const newest = await readNewestTrustedTime(dir);
+  if (newest && newest.getTime() >= time.getTime()) return;
+  await writeFileAtomic(join(dir, TIME_FILE), Buffer.from(`${time.toISOString()}\n`));
+}

@@ -1,0 +1,100 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFileCapped, removeFile, removeStaleTempFiles, writeFileAtomic } from '../../src/client/atomic-file.js';
+import { StorageError } from '../../src/errors.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tufkit-atomic-'));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const text = (s: string): Uint8Array => Buffer.from(s);
+
+describe('writeFileAtomic', () => {
+  it('writes bytes and streams', async () => {
+    const file = path.join(dir, 'a.json');
+    await writeFileAtomic(file, text('one'));
+    expect(await readFile(file, 'utf8')).toBe('one');
+    async function* parts(): AsyncGenerator<Uint8Array> {
+      yield text('tw');
+      yield text('o');
+    }
+    await writeFileAtomic(file, parts());
+    expect(await readFile(file, 'utf8')).toBe('two');
+    expect(await readdir(dir)).toEqual(['a.json']);
+  });
+
+  it('leaves the old file intact, and no temp file, when the data fails midway', async () => {
+    const file = path.join(dir, 'root.json');
+    await writeFile(file, 'trusted');
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield text('half of the new ');
+      throw new Error('connection lost');
+    }
+    await expect(writeFileAtomic(file, failing())).rejects.toThrow('connection lost');
+    expect(await readFile(file, 'utf8')).toBe('trusted');
+    expect(await readdir(dir)).toEqual(['root.json']);
+  });
+
+  it('leaves the old file intact when the check before commit fails', async () => {
+    const file = path.join(dir, 'target');
+    await writeFile(file, 'verified');
+    await expect(
+      writeFileAtomic(file, text('tampered'), () => {
+        throw new StorageError('hash mismatch');
+      }),
+    ).rejects.toBeInstanceOf(StorageError);
+    expect(await readFile(file, 'utf8')).toBe('verified');
+    expect(await readdir(dir)).toEqual(['target']);
+  });
+
+  it('never shows a partly written file under the final name', async () => {
+    const file = path.join(dir, 'big');
+    await writeFile(file, 'old');
+    let seen: string | undefined;
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      yield text('new-part-1 ');
+      seen = await readFile(file, 'utf8');
+      yield text('new-part-2');
+    }
+    await writeFileAtomic(file, slow());
+    expect(seen).toBe('old');
+    expect(await readFile(file, 'utf8')).toBe('new-part-1 new-part-2');
+  });
+
+  it('uses temp names that metadata tools do not read as metadata', async () => {
+    const file = path.join(dir, 'timestamp.json');
+    let names: string[] = [];
+    async function* peek(): AsyncGenerator<Uint8Array> {
+      yield text('x');
+      names = await readdir(dir);
+    }
+    await writeFileAtomic(file, peek());
+    expect(names).toHaveLength(1);
+    expect(names[0]).not.toMatch(/\.json$/);
+    expect(names[0]!.startsWith('.')).toBe(true);
+  });
+});
+
+describe('readFileCapped / removeFile / removeStaleTempFiles', () => {
+  it('reads up to the cap, refuses more, and reports a missing file as undefined', async () => {
+    const file = path.join(dir, 'f');
+    await writeFile(file, '12345');
+    expect(Buffer.from((await readFileCapped(file, 5))!).toString()).toBe('12345');
+    await expect(readFileCapped(file, 4)).rejects.toBeInstanceOf(StorageError);
+    expect(await readFileCapped(path.join(dir, 'none'), 4)).toBeUndefined();
+  });
+
+  it('removes files (missing ones too) and leftover temp files only', async () => {
+    await writeFile(path.join(dir, 'keep.json'), '{}');
+    await writeFile(path.join(dir, '.tufkit-tmp-root.json-0123'), 'half');
+    await removeStaleTempFiles(dir);
+    expect(await readdir(dir)).toEqual(['keep.json']);
+    await removeFile(path.join(dir, 'keep.json'));
+    await removeFile(path.join(dir, 'keep.json'));
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
