@@ -18,11 +18,11 @@ export class RouteServer {
   ) {}
 
   static async start(): Promise<RouteServer> {
-    let self: RouteServer | undefined;
-    const server = createServer((req, res) => void self!.handle(req, res));
+    const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    self = new RouteServer(server, `http://127.0.0.1:${port}`);
+    const self = new RouteServer(server, `http://127.0.0.1:${port}`);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void self.handle(req, res));
     return self;
   }
 
