@@ -1,0 +1,11 @@
+export { SPEC_VERSION, formatExpires, parseExpires, type JSONObject } from './fields.js';
+export { MetaFile, TargetFile, StreamingVerifier, verifyLengthAndHashes } from './files.js';
+export { Key } from './key.js';
+export { Role, DelegatedRole, SuccinctRoles, matchesPathPattern } from './role.js';
+export { Delegations } from './delegations.js';
+export { Signed, type RoleType } from './signed.js';
+export { Root, TOP_LEVEL_ROLES, type TopLevelRole } from './root.js';
+export { Timestamp } from './timestamp.js';
+export { Snapshot } from './snapshot.js';
+export { Targets } from './targets.js';
+export { Metadata, Signature, type AnySigned, type SignedType, type VerificationResult } from './metadata.js';

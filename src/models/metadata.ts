@@ -1,0 +1,175 @@
+import { canonicalBytes } from '../crypto/canonical.js';
+import { parseStrictJSON } from '../crypto/json.js';
+import type { Signer } from '../crypto/signer.js';
+import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
+import { describe, FieldReader, type JSONObject } from './fields.js';
+import type { Key } from './key.js';
+import { Root, type TopLevelRole } from './root.js';
+import type { Role } from './role.js';
+import { Snapshot } from './snapshot.js';
+import { Targets } from './targets.js';
+import { Timestamp } from './timestamp.js';
+
+export type AnySigned = Root | Timestamp | Snapshot | Targets;
+export type SignedType = AnySigned['type'];
+type SignedOf<K extends SignedType> = Extract<AnySigned, { type: K }>;
+
+/** One signature: the signing key's id and the hex signature over the canonical signed bytes. */
+export class Signature {
+  constructor(
+    readonly keyid: string,
+    readonly sig: string,
+    readonly unrecognized: JSONObject = {},
+  ) {}
+
+  static fromJSON(value: unknown, role: string, path: string): Signature {
+    const r = FieldReader.of(value, role, path);
+    return new Signature(r.string('keyid'), r.string('sig'), r.unrecognized());
+  }
+
+  toJSON(): JSONObject {
+    return { ...this.unrecognized, keyid: this.keyid, sig: this.sig };
+  }
+}
+
+/** How a role's signatures stand against the keys and threshold that a delegator set. */
+export interface VerificationResult {
+  role: string;
+  threshold: number;
+  /** Authorised keyids with a valid signature. */
+  signed: Set<string>;
+  /** Authorised keyids without one. */
+  unsigned: Set<string>;
+  verified: boolean;
+}
+
+const PARSERS: { [K in SignedType]: (v: unknown, role?: string) => SignedOf<K> } = {
+  root: Root.fromJSON,
+  timestamp: Timestamp.fromJSON,
+  snapshot: Snapshot.fromJSON,
+  targets: Targets.fromJSON,
+};
+
+/** A signed role file: `signed` plus `signatures`, with unknown top-level fields kept. */
+export class Metadata<T extends AnySigned = AnySigned> {
+  constructor(
+    public signed: T,
+    /** keyid -> signature; one signature per key. */
+    public signatures: Map<string, Signature> = new Map(),
+    public unrecognized: JSONObject = {},
+  ) {}
+
+  /**
+   * Reads metadata from a parsed JSON object, choosing the type from `signed._type`, or
+   * insisting on `type` when given. `role` names the file in error messages.
+   */
+  static fromJSON<K extends SignedType>(value: unknown, type: K, role?: string): Metadata<SignedOf<K>>;
+  static fromJSON(value: unknown, type?: SignedType, role?: string): Metadata;
+  static fromJSON(value: unknown, type?: SignedType, role?: string): Metadata {
+    const name = role ?? type ?? '';
+    const r = FieldReader.of(value, name, '');
+    const sigList = r.array('signatures');
+    const signed = r.object('signed');
+    const actualType = signed.has('_type') ? signed.raw('_type') : undefined;
+    const want = type ?? actualType;
+    if (typeof want !== 'string' || !(want in PARSERS)) {
+      throw new MetadataFormatError(name, 'signed._type', `expected one of root, timestamp, snapshot, targets, got ${describe(actualType)}`);
+    }
+    const parsed = PARSERS[want as SignedType](r.raw('signed'), name || want);
+    const signatures = new Map<string, Signature>();
+    sigList.forEach((v, i) => {
+      const sig = Signature.fromJSON(v, name, `signatures[${i}]`);
+      if (signatures.has(sig.keyid)) {
+        throw new MetadataFormatError(name, `signatures[${i}].keyid`, `key ${sig.keyid} signed more than once`);
+      }
+      signatures.set(sig.keyid, sig);
+    });
+    return new Metadata(parsed, signatures, r.unrecognized());
+  }
+
+  /** Reads metadata from file bytes with strict JSON rules (see parseStrictJSON). */
+  static fromBytes<K extends SignedType>(bytes: Uint8Array, type: K, role?: string): Metadata<SignedOf<K>>;
+  static fromBytes(bytes: Uint8Array, type?: SignedType, role?: string): Metadata;
+  static fromBytes(bytes: Uint8Array, type?: SignedType, role?: string): Metadata {
+    return Metadata.fromJSON(parseStrictJSON(bytes, role ?? type ?? ''), type, role);
+  }
+
+  toJSON(): JSONObject {
+    return {
+      ...this.unrecognized,
+      signatures: [...this.signatures.values()].map((s) => s.toJSON()),
+      signed: this.signed.toJSON(),
+    };
+  }
+
+  /** The file as tufkit writes it: canonical JSON of the whole object. */
+  toBytes(): Uint8Array {
+    return canonicalBytes(this.toJSON());
+  }
+
+  /** The canonical bytes of `signed`: what every signature is over. */
+  signedBytes(): Uint8Array {
+    return canonicalBytes(this.signed.toJSON(), 'signed');
+  }
+
+  /** Signs with `signer`, replacing any earlier signature by the same key (or all others when `append` is false). */
+  async sign(signer: Signer, append = true): Promise<Signature> {
+    const bytes = await signer.sign(this.signedBytes());
+    const sig = new Signature(signer.keyid, Buffer.from(bytes).toString('hex'));
+    if (!append) this.signatures.clear();
+    this.signatures.set(sig.keyid, sig);
+    return sig;
+  }
+
+  /** The keys and role (keyids, threshold) with which this root or targets role delegates `name`. */
+  private delegation(name: string): { keys: Map<string, Key>; role: Role } {
+    const s = this.signed;
+    if (s instanceof Root) {
+      const role = s.roles.get(name as TopLevelRole);
+      if (role) return { keys: s.keys, role };
+    } else if (s instanceof Targets && s.delegations) {
+      const role = s.delegations.getRole(name);
+      if (role) return { keys: s.delegations.keys, role };
+    }
+    throw new UsageError(`${this.signed.type} does not delegate a role named "${name}"`);
+  }
+
+  /**
+   * Counts the authorised keys with a valid signature on `delegated`. A signature from an
+   * unknown key, an empty or malformed signature, or a key of a scheme tufkit does not support
+   * never counts, and never throws. `signedBytes` may be passed when already computed.
+   */
+  verificationResult(name: string, delegated: Metadata, signedBytes?: Uint8Array): VerificationResult {
+    const { keys, role } = this.delegation(name);
+    const data = signedBytes ?? delegated.signedBytes();
+    const signed = new Set<string>();
+    const unsigned = new Set<string>();
+    // One key listed under two keyids must still count once.
+    const countedKeys = new Set<string>();
+    for (const keyid of role.keyids) {
+      const key = keys.get(keyid);
+      const sig = delegated.signatures.get(keyid);
+      let ok = false;
+      if (key && sig && !countedKeys.has(key.keyval.public)) {
+        try {
+          ok = key.verify(sig.sig, data);
+        } catch {
+          ok = false; // unusable key: it cannot count, the others still can
+        }
+        if (ok) countedKeys.add(key.keyval.public);
+      }
+      (ok ? signed : unsigned).add(keyid);
+    }
+    return { role: name, threshold: role.threshold, signed, unsigned, verified: signed.size >= role.threshold };
+  }
+
+  /** Throws UnsignedMetadataError unless a threshold of authorised keys signed `delegated`. */
+  verifyDelegate(name: string, delegated: Metadata, signedBytes?: Uint8Array, file?: string): void {
+    const result = this.verificationResult(name, delegated, signedBytes);
+    if (!result.verified) {
+      throw new UnsignedMetadataError(
+        `role "${name}"${file ? ` (${file})` : ''}: ${result.signed.size} valid signature(s) from authorised keys, ${result.threshold} needed`,
+      );
+    }
+  }
+}
