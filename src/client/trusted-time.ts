@@ -23,7 +23,7 @@ export async function checkClock(dir: string, now: Date, toleranceMs: number): P
   if (newest && now.getTime() < newest.getTime() - toleranceMs) {
     throw new ClockRollbackError(
       `system clock ${formatExpires(now)} is before ${formatExpires(newest)}, when metadata in ${dir} was already trusted ` +
-        `(recorded in ${TIME_FILE}); fix the clock`,
+        `(recorded in ${TIME_FILE}); fix the clock, or delete that file if the clock was wrong back then`,
     );
   }
 }

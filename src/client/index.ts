@@ -1,0 +1,5 @@
+export { Updater, type UpdaterOptions } from './updater.js';
+export { DEFAULT_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
+export { HttpFetcher, fetchBytes, type Fetcher, type HttpFetcherOptions } from './fetcher.js';
+export { TrustedMetadataSet } from './trusted-metadata-set.js';
+export { safeFileName, encodeURLSegment } from './safe-names.js';

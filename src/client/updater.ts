@@ -1,0 +1,376 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
+import { StreamingVerifier, type TargetFile } from '../models/files.js';
+import type { Metadata } from '../models/metadata.js';
+import type { Root } from '../models/root.js';
+import type { Targets } from '../models/targets.js';
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { resolveConfig, type UpdaterConfig } from './config.js';
+import { capped, fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
+import { DirLock } from './lock.js';
+import { MetadataStore } from './metadata-store.js';
+import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
+import { TrustedMetadataSet } from './trusted-metadata-set.js';
+import { checkClock, recordTrustedTime } from './trusted-time.js';
+
+export interface UpdaterOptions {
+  /** Holds the trusted metadata; `root.json` there is the trust anchor (put there out of band). */
+  metadataDir: string;
+  /** Where `N.root.json`, `timestamp.json`... are fetched from. */
+  metadataBaseUrl: string;
+  /** Where downloadTarget stores targets by default. */
+  targetDir?: string;
+  /** Where targets are fetched from by default. */
+  targetBaseUrl?: string;
+  /** Defaults to an HttpFetcher built from `config`. */
+  fetcher?: Fetcher;
+  config?: Partial<UpdaterConfig>;
+}
+
+/**
+ * The TUF client (specification section 5): refreshes the trusted metadata, looks targets up
+ * through delegations, and downloads them verified. All trust decisions are TrustedMetadataSet's;
+ * this class does the I/O around it. Calls on one Updater run one at a time, and a lock file
+ * keeps other processes sharing the metadata dir out while metadata is being written.
+ */
+export class Updater {
+  readonly config: Readonly<UpdaterConfig>;
+  private readonly store: MetadataStore;
+  private readonly metadataBaseUrl: string;
+  private readonly targetDir: string | undefined;
+  private readonly targetBaseUrl: string | undefined;
+  private readonly fetcher: Fetcher;
+  /** The set of the last successful refresh. */
+  private trusted: TrustedMetadataSet | undefined;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(options: UpdaterOptions) {
+    this.config = resolveConfig(options.config);
+    if (!options.metadataDir) throw new UsageError('metadataDir is required');
+    checkBaseUrl('metadataBaseUrl', options.metadataBaseUrl);
+    if (options.targetBaseUrl !== undefined) checkBaseUrl('targetBaseUrl', options.targetBaseUrl);
+    if (options.targetDir !== undefined && resolve(options.targetDir) === resolve(options.metadataDir)) {
+      // A target named "root.json" would otherwise overwrite the trust anchor.
+      throw new UsageError('targetDir must not be the metadata dir');
+    }
+    this.store = new MetadataStore(options.metadataDir);
+    this.metadataBaseUrl = options.metadataBaseUrl;
+    this.targetDir = options.targetDir;
+    this.targetBaseUrl = options.targetBaseUrl;
+    this.fetcher =
+      options.fetcher ??
+      new HttpFetcher({
+        requestTimeoutMs: this.config.requestTimeoutMs,
+        idleTimeoutMs: this.config.idleTimeoutMs,
+        minBytesPerSecond: this.config.minBytesPerSecond,
+        retries: this.config.retries,
+        retryBackoffMs: this.config.retryBackoffMs,
+        userAgent: this.config.userAgent,
+      });
+  }
+
+  /** What the last successful refresh trusted (for inspection and reporting), if any. */
+  get trustedMetadata(): TrustedMetadataSet | undefined {
+    return this.trusted;
+  }
+
+  /** Updates root, timestamp, snapshot and top-level targets (spec 5.1-5.6.6). */
+  refresh(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.doRefresh();
+    });
+  }
+
+  /**
+   * The trusted description of `targetPath`, found by a pre-order depth-first search of the
+   * delegations (spec 5.6.7), or undefined when no trusted role lists it. Refreshes first if
+   * this Updater has not refreshed yet.
+   */
+  getTargetInfo(targetPath: string): Promise<TargetFile | undefined> {
+    return this.exclusive(async () => {
+      const trusted = this.trusted ?? (await this.doRefresh());
+      return this.findTarget(trusted, targetPath);
+    });
+  }
+
+  /**
+   * The local path of `info` if a file there has its exact length and hashes (hashed from disk,
+   * streaming), else undefined.
+   */
+  async findCachedTarget(info: TargetFile, filePath?: string): Promise<string | undefined> {
+    const path = filePath ?? this.defaultTargetPath(info);
+    let size: number;
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return undefined;
+      size = st.size;
+    } catch (e) {
+      if (errnoIn(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    }
+    if (size !== info.length) return undefined;
+    try {
+      const verifier = new StreamingVerifier(info.length, info.hashes, `cached target "${info.path}" (${path})`);
+      for await (const chunk of createReadStream(path)) verifier.update(chunk as Buffer);
+      verifier.finish();
+    } catch (e) {
+      if (e instanceof LengthOrHashMismatchError || errnoIn(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+    return path;
+  }
+
+  /**
+   * Downloads `info` to `filePath` (default: its safe name in targetDir) and returns that path.
+   * The length from metadata caps the download, every hash is checked while it streams, and the
+   * file appears at `filePath` only once verified (written to a temp file, fsynced, renamed).
+   */
+  async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string): Promise<string> {
+    if (this.config.offline) throw new UsageError(`offline mode: cannot download target "${info.path}"; use findCachedTarget`);
+    const base = targetBaseUrl ?? this.targetBaseUrl;
+    if (!base) throw new UsageError(`no targetBaseUrl to download target "${info.path}" from`);
+    checkBaseUrl('targetBaseUrl', base);
+    const path = filePath ?? this.defaultTargetPath(info);
+    const root = this.trusted?.root ?? (await this.loadLocalRoot());
+    const hashPrefix = root.signed.consistentSnapshot && this.config.prefixTargetsWithHash ? Object.values(info.hashes)[0] : undefined;
+    const url = joinURL(base, targetURLPath(info.path, hashPrefix));
+    const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
+    const fetcher = this.fetcher;
+    async function* verified(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of capped(fetcher.fetch(url, info.length), url, info.length)) {
+        verifier.update(chunk);
+        yield chunk;
+      }
+    }
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, verified(), () => verifier.finish());
+    return path;
+  }
+
+  // ---- refresh ---------------------------------------------------------------------------------
+
+  private async doRefresh(): Promise<TrustedMetadataSet> {
+    const { referenceTime, offline } = this.config;
+    this.trusted = undefined; // a failed refresh must not leave the previous one in use
+    const now = new Date();
+    if (!referenceTime) await checkClock(this.store.dir, now, this.config.clockRollbackToleranceMs);
+    const rootBytes = await this.store.read('root', this.config.rootMaxLength);
+    if (!rootBytes) throw missingRoot(this.store.path('root'));
+    // Spec 5.1: one reference time for the whole refresh (and for later lookups of this refresh).
+    const trusted = new TrustedMetadataSet(rootBytes, referenceTime ?? now);
+    if (!offline) await this.updateRoot(trusted);
+    trusted.checkFinalRoot();
+    await this.updateTimestamp(trusted);
+    await this.updateSnapshot(trusted);
+    await this.loadTargetsRole(trusted, 'targets', 'root');
+    this.trusted = trusted;
+    if (!referenceTime && !offline) await recordTrustedTime(this.store.dir, now);
+    return trusted;
+  }
+
+  /** Spec 5.3: N+1.root.json until there is none, each persisted as soon as it is trusted. */
+  private async updateRoot(trusted: TrustedMetadataSet): Promise<void> {
+    let cacheCleared = false;
+    for (let i = 0; i < this.config.maxRootRotations; i++) {
+      const version = trusted.root.signed.version + 1;
+      let bytes: Uint8Array;
+      try {
+        bytes = await fetchBytes(this.fetcher, this.metadataURL(`${version}.root.json`), this.config.rootMaxLength);
+      } catch (e) {
+        if (e instanceof DownloadHTTPError && (e.status === 404 || e.status === 403)) return;
+        throw e;
+      }
+      trusted.updateRoot(bytes);
+      // 5.3.11, done before the new root is persisted so that a crash in between cannot leave a
+      // rotated root beside the timestamp and snapshot it must no longer be compared with.
+      if (!cacheCleared && trusted.timestampOrSnapshotKeysRotated()) {
+        await this.store.remove('timestamp');
+        await this.store.remove('snapshot');
+        cacheCleared = true;
+      }
+      await this.store.write('root', bytes);
+    }
+  }
+
+  /** Spec 5.4: the cached timestamp is the rollback baseline; an equal version keeps it. */
+  private async updateTimestamp(trusted: TrustedMetadataSet): Promise<void> {
+    const cached = await this.readCached('timestamp', this.config.timestampMaxLength);
+    if (cached) this.tryCached(() => trusted.updateTimestamp(cached, true));
+    if (this.config.offline) {
+      if (!cached) throw missingCache(this.store.path('timestamp'));
+    } else {
+      const bytes = await fetchBytes(this.fetcher, this.metadataURL('timestamp.json'), this.config.timestampMaxLength);
+      try {
+        trusted.updateTimestamp(bytes);
+        await this.store.write('timestamp', bytes);
+      } catch (e) {
+        if (!(e instanceof EqualVersionError)) throw e;
+      }
+    }
+    trusted.checkFinalTimestamp();
+  }
+
+  /** Spec 5.5: the cached snapshot is used if it is the one timestamp names, else fetched. */
+  private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
+    const cached = await this.readCached('snapshot', this.config.snapshotMaxLength);
+    if (cached) {
+      const usable = this.tryCached(() => {
+        trusted.updateSnapshot(cached, true);
+        trusted.checkFinalSnapshot();
+      });
+      if (usable) return;
+    } else if (this.config.offline) {
+      throw missingCache(this.store.path('snapshot'));
+    }
+    const meta = trusted.checkFinalTimestamp().signed.snapshotMeta;
+    const file = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
+    const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength);
+    trusted.updateSnapshot(bytes, false, file);
+    await this.store.write('snapshot', bytes);
+  }
+
+  /**
+   * Spec 5.6.1-5.6.6 for the top-level targets role and, lazily, for delegated ones: a role already
+   * trusted in this refresh is returned as is; else the cached file if it passes every check, else
+   * the repository's.
+   */
+  private async loadTargetsRole(trusted: TrustedMetadataSet, name: string, delegator: string): Promise<Metadata<Targets>> {
+    const loaded = trusted.getTargetsRole(name);
+    if (loaded) return loaded;
+    const snapshot = trusted.checkFinalSnapshot();
+    const meta = snapshot.signed.meta.get(`${name}.json`);
+    // Checked before any request: a role snapshot does not list cannot be trusted whatever is served.
+    if (!meta) throw new RoleNotFoundError(`role "${name}": delegated by "${delegator}" but snapshot does not list ${name}.json`);
+    const maxLength = meta.length ?? this.config.targetsMaxLength;
+    const cached = await this.readCached(name, maxLength);
+    if (cached) {
+      let md: Metadata<Targets> | undefined;
+      this.tryCached(() => (md = trusted.updateDelegatedTargets(cached, name, delegator)));
+      if (md) return md;
+    } else if (this.config.offline) {
+      throw missingCache(this.store.path(name));
+    }
+    const consistent = trusted.root.signed.consistentSnapshot;
+    const file = consistent ? `${meta.version}.${name}.json` : `${name}.json`;
+    const urlName = consistent ? `${meta.version}.${encodeURLSegment(name)}.json` : `${encodeURLSegment(name)}.json`;
+    const bytes = await fetchBytes(this.fetcher, this.metadataURL(urlName), maxLength);
+    const md = trusted.updateDelegatedTargets(bytes, name, delegator, file);
+    await this.store.write(name, bytes);
+    return md;
+  }
+
+  // ---- lookup ----------------------------------------------------------------------------------
+
+  /** Spec 5.6.7: pre-order depth-first search, visited set, at most maxDelegations roles. */
+  private async findTarget(trusted: TrustedMetadataSet, targetPath: string): Promise<TargetFile | undefined> {
+    const toVisit: [role: string, delegator: string][] = [['targets', 'root']];
+    const visited = new Set<string>();
+    let budget = this.config.maxDelegations;
+    while (budget > 0 && toVisit.length > 0) {
+      const [role, delegator] = toVisit.pop()!;
+      if (visited.has(role)) continue;
+      const md = await this.loadTargetsRole(trusted, role, delegator);
+      const found = md.signed.targets.get(targetPath);
+      if (found) return found;
+      visited.add(role);
+      budget--;
+      const children: [string, string][] = [];
+      for (const child of md.signed.delegations?.rolesForTarget(targetPath) ?? []) {
+        children.push([child.name, role]);
+        if (child.terminating) {
+          toVisit.length = 0; // nothing after a terminating delegation is searched
+          break;
+        }
+      }
+      toVisit.push(...children.reverse());
+    }
+    return undefined;
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  /** Runs `fn` after every earlier call on this Updater, holding the metadata dir lock when writing. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.queue;
+    let done!: () => void;
+    this.queue = new Promise((r) => (done = r));
+    await previous;
+    try {
+      // Offline refreshes write nothing, so they work on read-only metadata dirs.
+      if (this.config.offline) return await fn();
+      const lock = await DirLock.acquire(this.store.dir, this.config.lockTimeoutMs);
+      try {
+        await removeStaleTempFiles(this.store.dir);
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      done();
+    }
+  }
+
+  /**
+   * Cached metadata is only a candidate: unreadable or rejected, it is ignored and fetched again.
+   * Offline there is nothing to fall back to, so the reason it was rejected is the error.
+   */
+  private async readCached(role: string, maxLength: number): Promise<Uint8Array | undefined> {
+    try {
+      return await this.store.read(role, maxLength);
+    } catch (e) {
+      if (this.config.offline) throw e;
+      return undefined;
+    }
+  }
+
+  private tryCached(fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      if (this.config.offline) throw e;
+      return false;
+    }
+  }
+
+  private async loadLocalRoot(): Promise<Metadata<Root>> {
+    const bytes = await this.store.read('root', this.config.rootMaxLength);
+    if (!bytes) throw missingRoot(this.store.path('root'));
+    return new TrustedMetadataSet(bytes, this.config.referenceTime ?? new Date()).root;
+  }
+
+  private metadataURL(fileName: string): string {
+    return joinURL(this.metadataBaseUrl, fileName);
+  }
+
+  private defaultTargetPath(info: TargetFile): string {
+    if (!this.targetDir) throw new UsageError(`no targetDir (and no filePath) for target "${info.path}"`);
+    return join(this.targetDir, safeFileName(info.path));
+  }
+}
+
+function checkBaseUrl(name: string, url: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new UsageError(`${name} must be an http or https URL, got "${url}"`);
+  }
+}
+
+function errnoIn(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && 'code' in e && codes.includes(e.code as string);
+}
+
+function missingRoot(path: string): StorageError {
+  return new StorageError(`no trusted root at ${path}: copy the initial root.json there first (tufkit client init)`);
+}
+
+function missingCache(path: string): StorageError {
+  return new StorageError(`offline mode: ${path} is missing, so it cannot be verified from the cache`);
+}
