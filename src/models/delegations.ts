@@ -54,7 +54,7 @@ export class Delegations {
 
   /**
    * The roles trusted for `targetPath`, in priority order, each with its `terminating` flag
-   * (succinct bins never terminate: exactly one bin can hold a path).
+   * (succinct bins count as terminating, as TAP 15 says: exactly one bin can hold a path).
    */
   *rolesForTarget(targetPath: string): Generator<{ name: string; terminating: boolean }> {
     if (this.roles) {
