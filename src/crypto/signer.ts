@@ -156,11 +156,12 @@ export class InMemorySigner implements Signer {
       if (!samePublicKey(privateKey, given.keyval.public)) throw new KeyError('the private key does not match the given public key');
       return new InMemorySigner(privateKey, given, opts.keyid ?? computeKeyid(given));
     }
-    const publicKey: PublicKeyJSON = {
+    // Frozen: the keyid is derived from this object, so changing it afterwards would be a bug.
+    const publicKey: PublicKeyJSON = Object.freeze({
       keytype: defaults.keytype,
       scheme: opts.scheme ?? defaults.scheme,
-      keyval: { public: publicValue(privateKey) },
-    };
+      keyval: Object.freeze({ public: publicValue(privateKey) }),
+    });
     return new InMemorySigner(privateKey, publicKey, opts.keyid ?? computeKeyid(publicKey));
   }
 
