@@ -15,9 +15,13 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Deeper than any real metadata; bounds the recursion of everything that walks parsed JSON. */
+export const MAX_DEPTH = 100;
+
 interface ScanResult {
   separators: number;
   suspiciousNumbers: boolean;
+  maxDepth: number;
 }
 
 function isDigit(c: number): boolean {
@@ -39,6 +43,8 @@ function scan(text: string): ScanResult {
   let separators = 0;
   let suspiciousNumbers = false;
   let digitRun = 0;
+  let depth = 0;
+  let maxDepth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -55,9 +61,11 @@ function scan(text: string): ScanResult {
     // `.`, `E` and an `e` after a digit only occur in non-integer number syntax.
     if (c === 0x2e || c === 0x45 || (c === 0x65 && digitRun > 0)) suspiciousNumbers = true;
     else if (c === 0x3a) separators++;
+    else if (c === 0x7b || c === 0x5b) maxDepth = Math.max(maxDepth, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
     digitRun = 0;
   }
-  return { separators, suspiciousNumbers };
+  return { separators, suspiciousNumbers, maxDepth };
 }
 
 function countMembers(v: unknown): number {
@@ -146,7 +154,8 @@ export function parseStrictJSON(bytes: Uint8Array, role = ''): unknown {
   } catch (e) {
     throw new MetadataFormatError(role, '', `invalid JSON: ${(e as Error).message}`);
   }
-  const { separators, suspiciousNumbers } = scan(text);
+  const { separators, suspiciousNumbers, maxDepth } = scan(text);
+  if (maxDepth > MAX_DEPTH) throw new MetadataFormatError(role, '', `JSON is nested ${maxDepth} levels deep, more than ${MAX_DEPTH}`);
   const repeatedName = separators !== countMembers(value);
   if (suspiciousNumbers || repeatedName) {
     const problem = explain(text, role);

@@ -1,8 +1,6 @@
-import { createHash, getHashes, timingSafeEqual } from 'node:crypto';
+import { bytesToHex, constantTimeEqual, createHasher, digest, isSupportedHashAlgorithm, type Hasher } from '../crypto/hash.js';
 import { LengthOrHashMismatchError } from '../errors.js';
 import { FieldReader, type JSONObject } from './fields.js';
-
-const nodeHashes = new Set(getHashes());
 
 /**
  * Checks `data` against a trusted length and every trusted hash. Every listed hash must match:
@@ -20,23 +18,28 @@ export function verifyLengthAndHashes(
   if (hashes) verifyDigests(Object.entries(hashes).map(([alg, hex]) => [alg, hex, computeDigest(alg, data, what)]), what);
 }
 
-function computeDigest(alg: string, data: Uint8Array, what: string): Buffer {
-  if (!nodeHashes.has(alg)) throw new LengthOrHashMismatchError(`${what}: hash algorithm "${alg}" is not supported`);
-  return createHash(alg).update(data).digest();
+function checkAlgorithm(alg: string, what: string): void {
+  if (!isSupportedHashAlgorithm(alg)) throw new LengthOrHashMismatchError(`${what}: hash algorithm "${alg}" is not supported`);
+}
+
+function computeDigest(alg: string, data: Uint8Array, what: string): Uint8Array {
+  checkAlgorithm(alg, what);
+  return digest(alg, data);
 }
 
 /** Compares [algorithm, expected hex, actual digest] triples without shortcuts. */
-export function verifyDigests(checks: [string, string, Buffer][], what: string): void {
+export function verifyDigests(checks: [string, string, Uint8Array][], what: string): void {
   for (const [alg, expectedHex, actual] of checks) {
+    // The model only admits hex digests; an odd length decodes short and fails the length check.
     const expected = Buffer.from(expectedHex, 'hex');
-    const same = expected.length === actual.length && expectedHex.length === expected.length * 2 && timingSafeEqual(expected, actual);
-    if (!same) throw new LengthOrHashMismatchError(`${what}: ${alg} hash is ${actual.toString('hex')}, expected ${expectedHex}`);
+    const same = expectedHex.length === expected.length * 2 && constantTimeEqual(expected, actual);
+    if (!same) throw new LengthOrHashMismatchError(`${what}: ${alg} hash is ${bytesToHex(actual)}, expected ${expectedHex}`);
   }
 }
 
 /** Hashes computed incrementally while bytes stream in (downloads are verified in one pass). */
 export class StreamingVerifier {
-  private readonly hashers: [string, string, ReturnType<typeof createHash>][];
+  private readonly hashers: [string, string, Hasher][];
   private received = 0;
 
   constructor(
@@ -45,8 +48,8 @@ export class StreamingVerifier {
     private readonly what: string,
   ) {
     this.hashers = Object.entries(hashes ?? {}).map(([alg, hex]) => {
-      if (!nodeHashes.has(alg)) throw new LengthOrHashMismatchError(`${what}: hash algorithm "${alg}" is not supported`);
-      return [alg, hex, createHash(alg)];
+      checkAlgorithm(alg, what);
+      return [alg, hex, createHasher(alg)];
     });
   }
 
@@ -111,7 +114,7 @@ export class TargetFile {
   /** Describes `data` as a target, with the given hash algorithms. */
   static fromData(path: string, data: Uint8Array, algorithms: string[] = ['sha256']): TargetFile {
     const hashes: Record<string, string> = {};
-    for (const alg of algorithms) hashes[alg] = createHash(alg).update(data).digest('hex');
+    for (const alg of algorithms) hashes[alg] = bytesToHex(digest(alg, data));
     return new TargetFile(path, data.length, hashes);
   }
 

@@ -66,11 +66,12 @@ export class Metadata<T extends AnySigned = AnySigned> {
   static fromJSON<K extends SignedType>(value: unknown, type: K, role?: string): Metadata<SignedOf<K>>;
   static fromJSON(value: unknown, type?: SignedType, role?: string): Metadata;
   static fromJSON(value: unknown, type?: SignedType, role?: string): Metadata {
-    const name = role ?? type ?? '';
+    const signedValue = typeof value === 'object' && value !== null ? (value as JSONObject).signed : undefined;
+    const actualType = typeof signedValue === 'object' && signedValue !== null ? (signedValue as JSONObject)._type : undefined;
+    const name = role ?? type ?? (typeof actualType === 'string' ? actualType : '');
     const r = FieldReader.of(value, name, '');
     const sigList = r.array('signatures');
-    const signed = r.object('signed');
-    const actualType = signed.has('_type') ? signed.raw('_type') : undefined;
+    r.object('signed');
     const want = type ?? actualType;
     if (typeof want !== 'string' || !(want in PARSERS)) {
       throw new MetadataFormatError(name, 'signed._type', `expected one of root, timestamp, snapshot, targets, got ${describe(actualType)}`);
@@ -102,9 +103,14 @@ export class Metadata<T extends AnySigned = AnySigned> {
     };
   }
 
-  /** The file as tufkit writes it: canonical JSON of the whole object. */
+  /**
+   * The file as tufkit writes it: plain JSON (canonical JSON cannot be the file format: it writes
+   * control characters such as the newlines of PEM keys raw, which JSON parsers reject).
+   */
   toBytes(): Uint8Array {
-    return canonicalBytes(this.toJSON());
+    const json = this.toJSON();
+    canonicalBytes(json.signed, 'signed'); // refuse to write what could never be signed or verified
+    return Buffer.from(JSON.stringify(json), 'utf8');
   }
 
   /** The canonical bytes of `signed`: what every signature is over. */

@@ -26,25 +26,30 @@ function sha256Hex(s: string): string {
 
 const patternCache = new Map<string, RegExp>();
 
-/** One path segment of a delegation pattern as a regular expression, with fnmatch's rules. */
+/** One path segment of a delegation pattern as a regular expression, with Python fnmatch's rules. */
 function segmentRegExp(segment: string): string {
   let out = '';
-  for (let i = 0; i < segment.length; i++) {
+  const n = segment.length;
+  for (let i = 0; i < n; i++) {
     const c = segment[i]!;
-    if (c === '*') out += '.*';
-    else if (c === '?') out += '.';
+    if (c === '*') out += '[^/]*';
+    else if (c === '?') out += '[^/]';
     else if (c === '[') {
-      const close = segment.indexOf(']', i + 2);
+      // As fnmatch: a leading "!" negates, and a "]" right after "[" or "[!" is a literal member.
+      let j = i + 1;
+      if (segment[j] === '!') j++;
+      if (segment[j] === ']') j++;
+      const close = segment.indexOf(']', j);
       if (close < 0) {
         out += '\\[';
         continue;
       }
       let body = segment.slice(i + 1, close);
-      if (body.startsWith('!')) body = '^' + body.slice(1);
-      else if (body.startsWith('^')) body = '\\' + body;
-      out += '[' + body.replace(/\\/g, '\\\\') + ']';
+      const negate = body.startsWith('!');
+      if (negate) body = body.slice(1);
+      out += (negate ? '[^/' : '[') + body.replace(/[\\\]\[^]/g, '\\$&') + ']';
       i = close;
-    } else out += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+    } else out += c.replace(/[.+^${}()|\\\]\[*?]/g, '\\$&');
   }
   return out;
 }
