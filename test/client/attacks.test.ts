@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BadVersionError,
+  DownloadHTTPError,
   DownloadLengthMismatchError,
   ExpiredMetadataError,
   Key,
@@ -9,6 +10,7 @@ import {
   MetadataFormatError,
   SlowRetrievalError,
   UnsignedMetadataError,
+  type Fetcher,
 } from '../../src/index.js';
 import { cleanup, listTree, readJSONVersion, setup, startServer, tempDir, type Env } from '../helpers/client.js';
 import { keyOf, tamperSigned, utf8, type TestRepo } from '../helpers/repo.js';
@@ -110,6 +112,29 @@ describe('attacks of spec 1.5.2', () => {
     await expect(env.updater().refresh()).rejects.toBeInstanceOf(DownloadLengthMismatchError);
     const sent = env.server.requests.find((r) => r.logical === '/metadata/timestamp.json')!.bytesSent;
     expect(sent).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('endless data: a custom fetcher that ignores maxLength cannot lift the cap', async () => {
+    const env = await release();
+    env.server.override('/metadata/timestamp.json', { endless: true });
+    const greedy: Fetcher = {
+      async *fetch(url: string) {
+        const res = await fetch(url);
+        if (!res.ok || !res.body) throw new DownloadHTTPError(`${url}: HTTP ${res.status}`, res.status, url);
+        for await (const chunk of res.body) yield chunk;
+      },
+    };
+    await expect(env.updater({}, { fetcher: greedy }).refresh()).rejects.toBeInstanceOf(DownloadLengthMismatchError);
+    const sent = env.server.requests.find((r) => r.logical === '/metadata/timestamp.json')!.bytesSent;
+    expect(sent).toBeLessThan(16 * 1024 * 1024);
+
+    const u = env.updater({}, { fetcher: greedy });
+    env.server.clearOverrides();
+    await u.refresh();
+    const info = (await u.getTargetInfo('app.tgz'))!;
+    env.server.override(`/targets/${env.repo.targetFile(info)}`, { endless: true });
+    await expect(u.downloadTarget(info)).rejects.toBeInstanceOf(DownloadLengthMismatchError);
+    expect(await listTree(env.targetDir)).toEqual([]);
   });
 
   it('endless data: N.root.json never ends; the client stops at rootMaxLength', async () => {

@@ -95,7 +95,7 @@ describe('clock rollback', () => {
 });
 
 describe('several processes sharing one metadata dir', () => {
-  beforeAll(ensureBuilt);
+  beforeAll(ensureBuilt, 120_000);
 
   it('four concurrent CLI refreshes all succeed and leave valid trusted metadata', async () => {
     const env = await withDelegatedTarget();
@@ -112,6 +112,22 @@ describe('several processes sharing one metadata dir', () => {
     expect(await verifyMetadataDir(env.metadataDir, publishedRoots(repo))).toEqual(['root', 'snapshot', 'targets', 'timestamp']);
     expect(await readJSONVersion(path.join(env.metadataDir, 'root.json'))).toBe(3);
     expect(await readJSONVersion(path.join(env.metadataDir, 'timestamp.json'))).toBe(repo.timestamp.signed.version);
+  });
+
+  it('a refresh holds the metadata dir lock: a second one, in-process or in another process, waits for it', async () => {
+    const env = await setup();
+    env.server.delayAllMs = 20;
+    await Promise.all([env.updater().refresh(), env.updater().refresh()]);
+    const inProcess = env.server.metadataRequests;
+    // The second refresh starts (2.root.json) only after the first fetched targets.
+    expect(inProcess.lastIndexOf('2.root.json'), inProcess.join(' ')).toBeGreaterThan(inProcess.indexOf('1.targets.json'));
+
+    const env2 = await setup();
+    env2.server.delayAllMs = 40;
+    const results = await Promise.all([runCli(refreshArgs(env2)), runCli(refreshArgs(env2))]);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const crossProcess = env2.server.metadataRequests;
+    expect(crossProcess.lastIndexOf('2.root.json'), crossProcess.join(' ')).toBeGreaterThan(crossProcess.indexOf('1.targets.json'));
   });
 
   it('two in-process updaters refreshing at once both succeed', async () => {

@@ -8,7 +8,7 @@ import { utf8, type TestRepo } from '../helpers/repo.js';
 // `download`, exit code 0 on success and 1 on any failure.
 
 afterEach(cleanup);
-beforeAll(ensureBuilt);
+beforeAll(ensureBuilt, 120_000);
 
 const A = utf8('target a\n');
 const B = utf8('target b\n');

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { watch } from 'node:fs';
 import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { sha256, utf8, type TestRepo } from '../helpers/repo.js';
 // trusted metadata, from which a new refresh succeeds.
 
 afterEach(cleanup);
-beforeAll(ensureBuilt);
+beforeAll(ensureBuilt, 120_000);
 
 const KILLS = 15;
 
@@ -53,7 +54,9 @@ describe('crash safety', () => {
     for (let i = 0; i < 3; i++) await repo.rotateRoot(() => repo.replaceKeys('root'));
     repo.addTarget('deep/file.txt', data, 'b');
     repo.touch('a');
-    repo.addTarget('top.txt', utf8('top'));
+    // Many targets make targets.json large (hundreds of KB): a write that is not atomic would be
+    // caught half done by some kill.
+    for (let i = 0; i < 1000; i++) repo.addTarget(`top/${i}.txt`, utf8(`top ${i}`));
     await repo.publish();
     const chain = Array.from({ length: repo.latestRootVersion }, (_, i) => repo.rootBytes(i + 1));
 
@@ -61,21 +64,32 @@ describe('crash safety', () => {
     await cp(env.metadataDir, template, { recursive: true });
     const args = downloadArgs(env, ['deep/file.txt']);
 
-    // How many requests an uninterrupted run makes: kills are placed by request, not by clock,
-    // so that they land inside the refresh however slow process start-up is.
+    // Kills are placed by events, not by clock, so that they land inside the run however slow
+    // process start-up is: half after the k-th request reaches the server (0-30 ms later), half
+    // right after the n-th file system event in the metadata dir (in the middle of writes).
+    const fullDir = await tempDir('tufkit-crash-full-');
+    await cp(template, fullDir, { recursive: true, force: true });
+    let fsEvents = 0;
+    const fullWatcher = watch(fullDir, () => void fsEvents++);
     env.server.resetRequests();
-    const full = await run(args);
+    const full = await run(['client', '--metadata-dir', fullDir, ...args.slice(3)]);
+    fullWatcher.close();
     expect(full.code).toBe(0);
     const requestCount = env.server.requests.length;
     expect(requestCount).toBeGreaterThan(8);
+    expect(fsEvents).toBeGreaterThan(8);
     const random = prng(0x7f4a7c15);
-    const kills = Array.from({ length: KILLS }, () => ({ k: 1 + Math.floor(random() * requestCount), delayMs: Math.floor(random() * 40) }));
+    type Kill = { on: 'request' | 'fs-event'; n: number; delayMs: number };
+    const kills: Kill[] = Array.from({ length: KILLS }, (_, i) =>
+      i % 2 === 0
+        ? { on: 'request', n: 1 + Math.floor(random() * requestCount), delayMs: Math.floor(random() * 30) }
+        : { on: 'fs-event', n: 1 + Math.floor(random() * fsEvents), delayMs: Math.floor(random() * 2) },
+    );
     const outcomes: string[] = [];
 
-    // One kill: a fresh copy of the cache and its own server; the child is killed `delayMs` after
-    // its k-th request reached the server; then the checks.
-    const killOnce = async ({ k, delayMs }: { k: number; delayMs: number }): Promise<void> => {
-      const what = `kill ${delayMs} ms after request ${k}`;
+    // One kill: a fresh copy of the cache and its own server, the child killed at its event, then the checks.
+    const killOnce = async ({ on, n, delayMs }: Kill): Promise<void> => {
+      const what = `kill ${delayMs} ms after ${on} ${n}`;
       const dir = await tempDir('tufkit-crash-');
       const metadataDir = path.join(dir, 'metadata');
       const targetDir = path.join(dir, 'targets');
@@ -84,10 +98,16 @@ describe('crash safety', () => {
       server.delayAllMs = 5;
       const child = spawn(process.execPath, [cliPath, 'client', '--metadata-dir', metadataDir, '--metadata-url', server.metadataUrl,
         '--target-name', 'deep/file.txt', '--target-base-url', server.targetsUrl, '--target-dir', targetDir, 'download'], { stdio: 'ignore' });
+      const kill = (): void => void setTimeout(() => child.kill('SIGKILL'), delayMs);
+      let seen = 0;
+      const watcher = watch(metadataDir, () => {
+        if (on === 'fs-event' && ++seen === n) kill();
+      });
       server.onRequest = () => {
-        if (server.requests.length === k) setTimeout(() => child.kill('SIGKILL'), delayMs);
+        if (on === 'request' && server.requests.length === n) kill();
       };
       const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+      watcher.close();
       outcomes.push(`${what}: ${signal ?? code}`);
 
       // Whatever the moment, the dir holds only verifiable trusted metadata...

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnsafePathError, Updater } from '../../src/index.js';
@@ -52,18 +53,28 @@ describe('fishy role names and target paths', () => {
   });
 
   it('keeps fishy target paths inside targetDir (or refuses them with UnsafePathError)', async () => {
+    const names = [...FISHY, 'sub/dir/f.txt'];
     const env = await setup({
       build: async (r) => {
-        for (const name of FISHY) r.addTarget(name, utf8(`content of ${name}`));
+        for (const name of names) r.addTarget(name, utf8(`content of ${name}`));
         await r.publish();
       },
     });
     const u = env.updater();
     await u.refresh();
     const refused: string[] = [];
-    for (const name of FISHY) {
+    for (const name of names) {
       const info = await u.getTargetInfo(name);
       expect(info?.path).toBe(name);
+      // A valid copy planted where the path would lead if joined naively must not be picked up.
+      const naive = path.resolve(env.targetDir, name);
+      if (!inside(env.targetDir, naive) && inside(env.base, naive) && !existsSync(naive)) {
+        await mkdir(path.dirname(naive), { recursive: true });
+        await writeFile(naive, `content of ${name}`);
+        const found = await u.findCachedTarget(info!);
+        expect(found === undefined || inside(env.targetDir, found), `findCachedTarget("${name}") = ${found}`).toBe(true);
+        await rm(naive);
+      }
       env.server.resetRequests();
       let file: string;
       try {

@@ -43,11 +43,16 @@ describe('timestamp (spec 5.4)', () => {
 
   it('rejects a timestamp older than the trusted one with BadVersionError (5.4.3.1)', async () => {
     const env = await refreshed();
-    await env.repo.writeMetadata('timestamp.json', env.repo.bytesOf('timestamp', 1));
+    // Timestamp v3 names the same snapshot (v2) as v2 did: only the timestamp version tells v2 is old.
+    env.repo.timestamp.signed.version++;
+    await env.repo.publish({ bump: false });
+    await env.updater().refresh();
+    expect(await readJSONVersion(path.join(env.metadataDir, 'timestamp.json'))).toBe(3);
+    await env.repo.writeMetadata('timestamp.json', env.repo.bytesOf('timestamp', 2));
     const err = await errorOf(() => env.updater().refresh());
     expect(err).toBeInstanceOf(BadVersionError);
     expect(err).not.toBeInstanceOf(EqualVersionError);
-    expect(await readJSONVersion(path.join(env.metadataDir, 'timestamp.json'))).toBe(2);
+    expect(await readJSONVersion(path.join(env.metadataDir, 'timestamp.json'))).toBe(3);
   });
 
   it('keeps the trusted timestamp, without error, when the new one has the same version (5.4.3.1)', async () => {
