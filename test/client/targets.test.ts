@@ -227,9 +227,8 @@ describe('delegated roles (spec 5.6.7)', () => {
 
   it('finds targets in succinct hash bins, fetching only the right bin', async () => {
     const paths = ['a.txt', 'b/c.txt', 'd.bin', 'e'];
-    let bins: string[];
     // TAP 15 with bit_length 4: the bin is the first hex digit of sha256(path).
-    bins = paths.map((p) => `bin-${sha256hex(p)[0]}`);
+    const bins = paths.map((p) => `bin-${sha256hex(p)[0]}`);
     const env = await refreshed(async (r) => {
       await r.delegateSuccinct('targets', 4, 'bin');
       paths.forEach((p, i) => r.addTarget(p, utf8(`content ${i}`), bins[i]!));
