@@ -12,6 +12,9 @@ class Unencodable extends Error {}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Strings at least this long are encoded by Buffer.write when they need no escapes. */
+const NATIVE_MIN = 32;
+const HIGH_UNIT = /[\ud800-\uffff]/;
 
 class Writer {
   buf: Buffer;
@@ -52,6 +55,16 @@ class Writer {
     let p = this.pos;
     let high = false;
     buf[p++] = QUOTE;
+    if (n >= NATIVE_MIN && s.indexOf('"') === -1 && s.indexOf('\\') === -1) {
+      // Nothing to escape: Node's native UTF-8 encoder beats the loop below on long strings
+      // (hashes, paths). It would write a lone surrogate as U+FFFD, so those are refused first.
+      if (!s.isWellFormed()) throw new Unencodable();
+      const written = buf.write(s, p, 'utf8');
+      buf[p + written] = QUOTE;
+      this.pos = p + written + 1;
+      // As many bytes as code units: all ASCII. Otherwise look for units >= U+D800 (rare).
+      return written !== n && HIGH_UNIT.test(s);
+    }
     for (let i = 0; i < n; i++) {
       let c = s.charCodeAt(i);
       if (c < 0x80) {
