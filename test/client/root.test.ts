@@ -57,6 +57,7 @@ describe('root update (spec 5.3)', () => {
       await env.repo.rotateRoot(undefined, { version });
       const err = await errorOf(() => env.updater().refresh());
       expect(err).toBeInstanceOf(BadVersionError);
+      expect((err as Error).message).toMatch(/root.*2\.root\.json/); // names the role and the file
       expect(await readJSONVersion(path.join(env.metadataDir, 'root.json'))).toBe(1);
     }
   });

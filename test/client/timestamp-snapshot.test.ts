@@ -76,9 +76,24 @@ describe('timestamp (spec 5.4)', () => {
     const env = await refreshed();
     env.repo.expire('timestamp');
     await env.repo.publish();
-    await expect(env.updater().refresh()).rejects.toBeInstanceOf(ExpiredMetadataError);
+    const err = await errorOf(() => env.updater().refresh());
+    expect(err).toBeInstanceOf(ExpiredMetadataError);
+    expect((err as Error).message).toMatch(/timestamp/); // names the role
     expect(await readJSONVersion(path.join(env.metadataDir, 'timestamp.json'))).toBe(2);
     expect(env.server.metadataRequests.some((f) => f.includes('snapshot'))).toBe(false);
+  });
+
+  it('uses one reference time, taken at the start, for the whole refresh (5.1)', async () => {
+    const env = await refreshed();
+    // A timestamp that expires while the refresh is still fetching snapshot: still valid for this refresh.
+    const expires = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000);
+    env.repo.timestamp.signed.expires = expires;
+    await env.repo.publish();
+    env.server.override(`/metadata/${env.repo.metadataFile('snapshot')}`, { delayMs: expires.getTime() - Date.now() + 300 });
+    const u = env.updater();
+    await u.refresh();
+    expect(Date.now()).toBeGreaterThan(expires.getTime());
+    expect(await readJSONVersion(path.join(env.metadataDir, 'snapshot.json'))).toBe(3);
   });
 
   it('persists the new timestamp (5.4.5)', async () => {
@@ -95,7 +110,9 @@ describe('snapshot (spec 5.5)', () => {
     await env.repo.publish();
     const bytes = env.repo.bytesOf('snapshot');
     env.server.override(`/metadata/${env.repo.metadataFile('snapshot')}`, { body: flipByte(bytes, bytes.length - 5) });
-    await expect(env.updater().refresh()).rejects.toBeInstanceOf(LengthOrHashMismatchError);
+    const err = await errorOf(() => env.updater().refresh());
+    expect(err).toBeInstanceOf(LengthOrHashMismatchError);
+    expect((err as Error).message).toMatch(/snapshot/);
     expect(await readJSONVersion(path.join(env.metadataDir, 'snapshot.json'))).toBe(2);
   });
 
