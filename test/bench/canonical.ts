@@ -15,8 +15,8 @@ import { Metadata } from '../../src/models/metadata.js';
 // ratios.
 
 const ENTRIES = 100_000;
-const WARMUP = 2;
-const ROUNDS = 7;
+const WARMUP = 1;
+const ROUNDS = 5;
 
 /** A realistic targets `signed` object: nested paths, sha256 + sha512, custom data on some entries. */
 function targetsRole(n: number): Record<string, unknown> {
