@@ -10,6 +10,9 @@ import { CanonicalJSONError } from '../errors.js';
 
 class Unencodable extends Error {}
 
+/** Nesting limit: far beyond real metadata, well within the call stack. */
+const MAX_NESTING = 512;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Strings at least this long are encoded by Buffer.write when they need no escapes. */
@@ -120,7 +123,14 @@ class Writer {
     }
   }
 
+  depth = 0;
+
+  enter(): void {
+    if (++this.depth > MAX_NESTING) throw new Unencodable();
+  }
+
   array(a: unknown[]): void {
+    this.enter();
     const n = a.length;
     this.byte(0x5b);
     for (let i = 0; i < n; i++) {
@@ -128,9 +138,11 @@ class Writer {
       this.value(a[i]);
     }
     this.byte(0x5d);
+    this.depth--;
   }
 
   object(o: object, byCodePoint: boolean): void {
+    this.enter();
     if (!isPlainObject(o)) throw new Unencodable();
     const start = this.pos;
     const keys = Object.keys(o);
@@ -146,6 +158,7 @@ class Writer {
       // >= U+D800; in that rare case rewrite this object sorted by code point.
       if (this.string(k) && !byCodePoint && n > 1) {
         this.pos = start;
+        this.depth--;
         this.object(o, true);
         return;
       }
@@ -153,6 +166,7 @@ class Writer {
       this.value(rec[k]);
     }
     this.byte(0x7d);
+    this.depth--;
   }
 }
 
@@ -183,7 +197,8 @@ function isPlainObject(value: object): boolean {
 }
 
 /** Walks `value` with paths and returns the first thing canonical JSON cannot encode. */
-function findProblem(value: unknown, field: string): CanonicalJSONError | undefined {
+function findProblem(value: unknown, field: string, depth = 0): CanonicalJSONError | undefined {
+  if (depth > MAX_NESTING) return new CanonicalJSONError(field, `nested more than ${MAX_NESTING} levels deep`);
   switch (typeof value) {
     case 'string':
       return value.isWellFormed() ? undefined : new CanonicalJSONError(field, 'string contains a lone surrogate');
@@ -201,7 +216,7 @@ function findProblem(value: unknown, field: string): CanonicalJSONError | undefi
       if (value === null) return undefined;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          const p = findProblem(value[i], `${field}[${i}]`);
+          const p = findProblem(value[i], `${field}[${i}]`, depth + 1);
           if (p) return p;
         }
         return undefined;
@@ -212,7 +227,7 @@ function findProblem(value: unknown, field: string): CanonicalJSONError | undefi
       for (const [k, v] of Object.entries(value)) {
         const path = field ? `${field}.${k}` : k;
         if (!k.isWellFormed()) return new CanonicalJSONError(path, 'member name contains a lone surrogate');
-        const p = findProblem(v, path);
+        const p = findProblem(v, path, depth + 1);
         if (p) return p;
       }
       return undefined;
