@@ -38,8 +38,8 @@ export class TrustedMetadataSet {
     rootBytes: Uint8Array,
     readonly referenceTime: Date,
   ) {
-    const root = Metadata.fromBytes(rootBytes, 'root');
-    root.verifyDelegate('root', root, undefined, 'root.json');
+    const { metadata: root, signedBytes } = Metadata.fromBytesForVerification(rootBytes, 'root');
+    root.verifyDelegate('root', root, signedBytes, 'root.json');
     this.trustedRoot = root;
     this.initialRoot = root;
   }
@@ -70,11 +70,10 @@ export class TrustedMetadataSet {
   /** Trusts root version N+1: signed by a threshold of the old keys and of its own (5.3.4, 5.3.5). */
   updateRoot(bytes: Uint8Array): Metadata<Root> {
     if (this.trustedTimestamp) throw new UsageError('cannot update root after timestamp was loaded');
-    const next = Metadata.fromBytes(bytes, 'root');
+    const { metadata: next, signedBytes } = Metadata.fromBytesForVerification(bytes, 'root');
     const expected = this.trustedRoot.signed.version + 1;
     const file = `${expected}.root.json`;
-    this.trustedRoot.verifyDelegate('root', next, undefined, `${file}, old root's keys`);
-    const signedBytes = next.signedBytes();
+    this.trustedRoot.verifyDelegate('root', next, signedBytes, `${file}, old root's keys`);
     next.verifyDelegate('root', next, signedBytes, `${file}, its own keys`);
     if (next.signed.version !== expected) {
       throw new BadVersionError(`role "root" (${file}): expected version ${expected}, got ${next.signed.version}`);
@@ -113,8 +112,8 @@ export class TrustedMetadataSet {
     if (this.trustedSnapshot) throw new UsageError('cannot update timestamp after snapshot was loaded');
     // python-tuf checks this here too: nothing is trusted under an expired root.
     this.checkFinalRoot();
-    const next = Metadata.fromBytes(bytes, 'timestamp');
-    this.trustedRoot.verifyDelegate('timestamp', next, undefined, 'timestamp.json');
+    const { metadata: next, signedBytes } = Metadata.fromBytesForVerification(bytes, 'timestamp');
+    this.trustedRoot.verifyDelegate('timestamp', next, signedBytes, 'timestamp.json');
     const old = this.trustedTimestamp;
     if (old) {
       const [o, n] = [old.signed.version, next.signed.version];
@@ -150,8 +149,8 @@ export class TrustedMetadataSet {
     if (this.roles.has('targets')) throw new UsageError('cannot update snapshot after targets was loaded');
     const meta = this.checkFinalTimestamp().signed.snapshotMeta;
     if (!intermediate) meta.verifyLengthAndHashes(bytes, `role "snapshot" (${file}), as listed in timestamp`);
-    const next = Metadata.fromBytes(bytes, 'snapshot');
-    this.trustedRoot.verifyDelegate('snapshot', next, undefined, file);
+    const { metadata: next, signedBytes } = Metadata.fromBytesForVerification(bytes, 'snapshot');
+    this.trustedRoot.verifyDelegate('snapshot', next, signedBytes, file);
     const old = this.trustedSnapshot;
     if (old) {
       for (const [name, oldMeta] of old.signed.meta) {
@@ -202,8 +201,7 @@ export class TrustedMetadataSet {
     const meta = snapshot.signed.meta.get(`${roleName}.json`);
     if (!meta) throw new RoleNotFoundError(`role "${roleName}": snapshot does not list ${roleName}.json`);
     meta.verifyLengthAndHashes(bytes, `role "${roleName}" (${file}), as listed in snapshot`);
-    const next = Metadata.fromBytes(bytes, 'targets', roleName);
-    const signedBytes = next.signedBytes();
+    const { metadata: next, signedBytes } = Metadata.fromBytesForVerification(bytes, 'targets', roleName);
     delegator.verifyDelegate(roleName, next, signedBytes, file);
     if (next.signed.version !== meta.version) {
       throw new BadVersionError(`role "${roleName}" (${file}): snapshot names version ${meta.version}, got ${next.signed.version}`);

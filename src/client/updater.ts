@@ -45,6 +45,8 @@ export class Updater {
   /** The set of the last successful refresh. */
   private trusted: TrustedMetadataSet | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Calls queued or running in `exclusive`. */
+  private pending = 0;
 
   constructor(options: UpdaterOptions) {
     this.config = resolveConfig(options.config);
@@ -89,6 +91,13 @@ export class Updater {
    * this Updater has not refreshed yet.
    */
   getTargetInfo(targetPath: string): Promise<TargetFile | undefined> {
+    // A lookup that only visits roles this refresh already verified needs no I/O, no lock and no
+    // verification: it is answered at once, unless an earlier call is still queued or running
+    // (whose outcome, a new refresh for instance, it must see).
+    if (this.pending === 0 && this.trusted) {
+      const found = findInLoadedRoles(this.trusted, targetPath, this.config.maxDelegations);
+      if (found !== NOT_LOADED) return Promise.resolve(found);
+    }
     return this.exclusive(async () => {
       const trusted = this.trusted ?? (await this.doRefresh());
       return this.findTarget(trusted, targetPath);
@@ -263,30 +272,14 @@ export class Updater {
 
   // ---- lookup ----------------------------------------------------------------------------------
 
-  /** Spec 5.6.7: pre-order depth-first search, visited set, at most maxDelegations roles. */
+  /** Spec 5.6.7, loading (and verifying) each role the search reaches that is not loaded yet. */
   private async findTarget(trusted: TrustedMetadataSet, targetPath: string): Promise<TargetFile | undefined> {
-    const toVisit: [role: string, delegator: string][] = [['targets', 'root']];
-    const visited = new Set<string>();
-    let budget = this.config.maxDelegations;
-    while (budget > 0 && toVisit.length > 0) {
-      const [role, delegator] = toVisit.pop()!;
-      if (visited.has(role)) continue;
-      const md = await this.loadTargetsRole(trusted, role, delegator);
-      const found = md.signed.targets.get(targetPath);
-      if (found) return found;
-      visited.add(role);
-      budget--;
-      const children: [string, string][] = [];
-      for (const child of md.signed.delegations?.rolesForTarget(targetPath) ?? []) {
-        children.push([child.name, role]);
-        if (child.terminating) {
-          toVisit.length = 0; // nothing after a terminating delegation is searched
-          break;
-        }
-      }
-      toVisit.push(...children.reverse());
+    const walk = delegationWalk(targetPath, this.config.maxDelegations);
+    for (let step = walk.next(); ; ) {
+      if (step.done) return step.value;
+      const [role, delegator] = step.value;
+      step = walk.next(await this.loadTargetsRole(trusted, role, delegator));
     }
-    return undefined;
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -296,8 +289,9 @@ export class Updater {
     const previous = this.queue;
     let done!: () => void;
     this.queue = new Promise((r) => (done = r));
-    await previous;
+    this.pending++;
     try {
+      await previous;
       // Offline refreshes write nothing, so they work on read-only metadata dirs.
       if (this.config.offline) return await fn();
       const lock = await DirLock.acquire(this.store.dir, this.config.lockTimeoutMs);
@@ -308,6 +302,7 @@ export class Updater {
         await lock.release();
       }
     } finally {
+      this.pending--;
       done();
     }
   }
@@ -348,6 +343,52 @@ export class Updater {
   private defaultTargetPath(info: TargetFile): string {
     if (!this.targetDir) throw new UsageError(`no targetDir (and no filePath) for target "${info.path}"`);
     return join(this.targetDir, safeFileName(info.path));
+  }
+}
+
+/**
+ * Spec 5.6.7: pre-order depth-first search of the delegations for `targetPath`, with a visited set
+ * and at most `maxDelegations` roles. Yields [role, delegator] for each role it reaches and expects
+ * that role's trusted metadata back; returns the target's description, or undefined.
+ */
+function* delegationWalk(
+  targetPath: string,
+  maxDelegations: number,
+): Generator<[role: string, delegator: string], TargetFile | undefined, Metadata<Targets>> {
+  const toVisit: [role: string, delegator: string][] = [['targets', 'root']];
+  const visited = new Set<string>();
+  let budget = maxDelegations;
+  while (budget > 0 && toVisit.length > 0) {
+    const [role, delegator] = toVisit.pop()!;
+    if (visited.has(role)) continue;
+    const md = yield [role, delegator];
+    const found = md.signed.targets.get(targetPath);
+    if (found) return found;
+    visited.add(role);
+    budget--;
+    const children: [string, string][] = [];
+    for (const child of md.signed.delegations?.rolesForTarget(targetPath) ?? []) {
+      children.push([child.name, role]);
+      if (child.terminating) {
+        toVisit.length = 0; // nothing after a terminating delegation is searched
+        break;
+      }
+    }
+    toVisit.push(...children.reverse());
+  }
+  return undefined;
+}
+
+const NOT_LOADED = Symbol('not loaded');
+
+/** The delegation walk over roles `trusted` already holds; NOT_LOADED when it reaches one it does not. */
+function findInLoadedRoles(trusted: TrustedMetadataSet, targetPath: string, maxDelegations: number): TargetFile | undefined | typeof NOT_LOADED {
+  const walk = delegationWalk(targetPath, maxDelegations);
+  for (let step = walk.next(); ; ) {
+    if (step.done) return step.value;
+    const md = trusted.getTargetsRole(step.value[0]);
+    if (!md) return NOT_LOADED;
+    step = walk.next(md);
   }
 }
 

@@ -1,4 +1,3 @@
-import semver from 'semver';
 import { MetadataFormatError } from '../errors.js';
 
 // Reads one JSON object field by field, checking types, and hands back the fields it was not
@@ -6,8 +5,12 @@ import { MetadataFormatError } from '../errors.js';
 
 export type JSONObject = Record<string, unknown>;
 
+const HEX_DIGEST = /^[0-9a-fA-F]+$/;
+
 export class FieldReader {
-  private readonly seen = new Set<string>();
+  // An array, not a Set: a reader is made for every object of a file (100,000 per large targets
+  // role) and reads a handful of names.
+  private readonly seen: string[] = [];
 
   constructor(
     readonly role: string,
@@ -35,13 +38,13 @@ export class FieldReader {
   }
 
   raw(name: string): unknown {
-    this.seen.add(name);
+    this.seen.push(name);
     if (!this.has(name)) this.fail(name, 'required field is missing');
     return this.obj[name];
   }
 
   optionalRaw(name: string): unknown {
-    this.seen.add(name);
+    this.seen.push(name);
     return this.has(name) ? this.obj[name] : undefined;
   }
 
@@ -58,15 +61,18 @@ export class FieldReader {
   }
 
   optionalBoolean(name: string): boolean | undefined {
-    return this.has(name) ? this.boolean(name) : (this.seen.add(name), undefined);
+    return this.has(name) ? this.boolean(name) : (this.seen.push(name), undefined);
   }
 
   integer(name: string, min: number): number {
-    return checkInteger(this.raw(name), min, this.role, this.fieldPath(name));
+    const v = this.raw(name);
+    // The field path (a string built per call) is only needed for the error.
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= min) return v;
+    return checkInteger(v, min, this.role, this.fieldPath(name));
   }
 
   optionalInteger(name: string, min: number): number | undefined {
-    return this.has(name) ? this.integer(name, min) : (this.seen.add(name), undefined);
+    return this.has(name) ? this.integer(name, min) : (this.seen.push(name), undefined);
   }
 
   object(name: string): FieldReader {
@@ -75,9 +81,14 @@ export class FieldReader {
 
   /** A JSON object used as a map (e.g. keyid -> key); values are checked by the caller. */
   map(name: string): [string, unknown][] {
+    return Object.entries(this.mapObject(name));
+  }
+
+  /** Like map(), as the object itself: no entry arrays for maps of 100,000 targets. */
+  mapObject(name: string): JSONObject {
     const v = this.raw(name);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(name, `expected an object, got ${describe(v)}`);
-    return Object.entries(v as JSONObject);
+    return v as JSONObject;
   }
 
   array(name: string): unknown[] {
@@ -100,14 +111,18 @@ export class FieldReader {
 
   /** A non-empty map of hash algorithm -> hex digest. */
   hashes(name: string): Record<string, string> {
-    const entries = this.map(name);
-    if (entries.length === 0) this.fail(name, 'must name at least one hash');
-    for (const [alg, digest] of entries) {
-      if (typeof digest !== 'string' || !/^[0-9a-fA-F]+$/.test(digest)) {
-        this.fail(`${name}.${alg}`, `expected a hex digest, got ${describe(digest)}`);
+    const obj = this.mapObject(name);
+    if (!isHashMap(obj)) {
+      const algorithms = Object.keys(obj);
+      if (algorithms.length === 0) this.fail(name, 'must name at least one hash');
+      for (const alg of algorithms) {
+        const digest = obj[alg];
+        if (typeof digest !== 'string' || !HEX_DIGEST.test(digest)) {
+          this.fail(`${name}.${alg}`, `expected a hex digest, got ${describe(digest)}`);
+        }
       }
     }
-    return Object.fromEntries(entries) as Record<string, string>;
+    return copyHashMap(obj as Record<string, string>);
   }
 
   /** The `expires` field: exactly YYYY-MM-DDTHH:MM:SSZ, a real calendar date. */
@@ -121,9 +136,26 @@ export class FieldReader {
   /** Fields present in the object that nobody read. */
   unrecognized(): JSONObject {
     const rest: JSONObject = {};
-    for (const k of Object.keys(this.obj)) if (!this.seen.has(k)) rest[k] = this.obj[k];
+    for (const k of Object.keys(this.obj)) if (!this.seen.includes(k)) rest[k] = this.obj[k];
     return rest;
   }
+}
+
+/** Whether FieldReader.hashes accepts `v`: a non-empty object whose members are all hex digests. */
+export function isHashMap(v: unknown): v is Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const algorithms = Object.keys(v);
+  if (algorithms.length === 0) return false;
+  for (const alg of algorithms) {
+    const digest = (v as JSONObject)[alg];
+    if (typeof digest !== 'string' || !HEX_DIGEST.test(digest)) return false;
+  }
+  return true;
+}
+
+/** A copy with the same own members (spread defines them, so even "__proto__" stays a member). */
+export function copyHashMap(hashes: Record<string, string>): Record<string, string> {
+  return { ...hashes };
 }
 
 export function checkInteger(v: unknown, min: number, role: string, path: string): number {
@@ -154,11 +186,27 @@ export function formatExpires(date: Date): string {
 
 export const SPEC_VERSION = '1.0.34';
 
+const SPEC_MAJOR = Number(SPEC_VERSION.split('.')[0]);
+
+// What semver.coerce accepts of a MAJOR.MINOR[.PATCH] string, without loading semver (a sizeable
+// share of a fresh client's start-up): the first run of up to three dot-separated groups of at most
+// 16 digits, each then a valid semver number (no leading zero, at most 2^53 - 1).
+const COERCE = /(^|[^\d])(\d{1,16})(?:\.(\d{1,16}))?(?:\.(\d{1,16}))?(?:$|[^\d])/;
+const SEMVER_NUMBER = /^(0|[1-9]\d*)$/;
+
+function coercedMajor(s: string): number | undefined {
+  const m = COERCE.exec(s);
+  if (!m) return undefined;
+  const parts = [m[2]!, m[3] ?? '0', m[4] ?? '0'];
+  if (parts.some((p) => !SEMVER_NUMBER.test(p) || Number(p) > Number.MAX_SAFE_INTEGER)) return undefined;
+  return Number(parts[0]);
+}
+
 /** Accepts what real repositories write ("1.0", "1.0.31"); the major version must be ours. */
 export function checkSpecVersion(s: string, role: string, path: string): string {
-  const v = /^\d+\.\d+(\.\d+)?$/.test(s) ? semver.coerce(s) : null;
-  if (!v) throw new MetadataFormatError(role, path, `"${s}" is not a version of the form MAJOR.MINOR[.PATCH]`);
-  if (v.major !== semver.major(SPEC_VERSION)) {
+  const major = /^\d+\.\d+(\.\d+)?$/.test(s) ? coercedMajor(s) : undefined;
+  if (major === undefined) throw new MetadataFormatError(role, path, `"${s}" is not a version of the form MAJOR.MINOR[.PATCH]`);
+  if (major !== SPEC_MAJOR) {
     throw new MetadataFormatError(role, path, `specification version ${s} is not supported (major version must be 1)`);
   }
   return s;

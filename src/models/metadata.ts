@@ -95,6 +95,25 @@ export class Metadata<T extends AnySigned = AnySigned> {
     return Metadata.fromJSON(parseStrictJSON(bytes, role ?? type ?? ''), type, role);
   }
 
+  /**
+   * Reads metadata from file bytes like fromBytes, and also returns the canonical bytes of `signed`
+   * exactly as the file holds it: what its signatures must cover. A client verifies these rather
+   * than `signedBytes()`, which would rebuild the same JSON from the model (a large targets role is
+   * then encoded straight from the parsed file, without a second copy of its tree).
+   */
+  static fromBytesForVerification<K extends SignedType>(
+    bytes: Uint8Array,
+    type: K,
+    role?: string,
+  ): { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array } {
+    const value = parseStrictJSON(bytes, role ?? type);
+    const metadata = Metadata.fromJSON(value, type, role);
+    // fromJSON checked that value.signed is an object. A file spends at least as many bytes on
+    // `signed` as its canonical form takes, so the encoder's buffer never has to grow.
+    const signedBytes = canonicalBytes((value as JSONObject).signed, 'signed', bytes.length);
+    return { metadata, signedBytes };
+  }
+
   toJSON(): JSONObject {
     return {
       ...this.unrecognized,
