@@ -1,0 +1,112 @@
+// One measurement in a fresh process: the client library is imported only once the clock runs.
+// Usage: node runner.js '<RunnerInput as JSON>'; prints one line of RunnerOutput JSON.
+const startedAt = performance.now();
+
+export interface RunnerInput {
+  client: 'tufkit' | 'tuf-js';
+  /** Holds only root.json (root v1). */
+  metadataDir: string;
+  metadataBaseUrl: string;
+  targetBaseUrl: string;
+  /** An ordinary target, then the 10 MB one (which is downloaded). */
+  lookupPaths: [string, string];
+  /** Where the 10 MB target is written. */
+  downloadTo: string;
+  /** Repeated lookups of an already found path, after the flow, to time a lookup without verification. */
+  repeatLookups: number;
+}
+
+export interface RunnerOutput {
+  /** Process start to the runner's first statement (Node bootstrap). */
+  bootMs: number;
+  importMs: number;
+  refreshMs: number;
+  lookupsMs: number;
+  downloadMs: number;
+  /** From before the import to the end of the download. */
+  wallMs: number;
+  /** The first lookup of an already found path, after the flow. */
+  repeatLookupUs: number;
+  /** Mean over `repeatLookups` more of them. */
+  repeatLookupMeanUs: number;
+  /** process.resourceUsage().maxRSS, bytes. */
+  maxRssBytes: number;
+  /** User + system CPU time of the whole process at the end of the download (both cores count). */
+  cpuMs: number;
+}
+
+interface TargetInfo {
+  path: string;
+  length: number;
+}
+
+interface Client {
+  refresh(): Promise<void>;
+  getTargetInfo(path: string): Promise<TargetInfo | undefined>;
+  download(info: TargetInfo, to: string): Promise<void>;
+}
+
+async function load(input: RunnerInput): Promise<Client> {
+  const options = { metadataDir: input.metadataDir, metadataBaseUrl: input.metadataBaseUrl, targetBaseUrl: input.targetBaseUrl };
+  if (input.client === 'tufkit') {
+    const { Updater } = await import('../../../src/index.js');
+    const u = new Updater(options);
+    return {
+      refresh: () => u.refresh(),
+      getTargetInfo: (p) => u.getTargetInfo(p),
+      download: async (info, to) => void (await u.downloadTarget(info as Parameters<typeof u.downloadTarget>[0], to)),
+    };
+  }
+  const { Updater } = await import('tuf-js');
+  const u = new Updater(options);
+  return {
+    refresh: () => u.refresh(),
+    getTargetInfo: (p) => u.getTargetInfo(p),
+    download: async (info, to) => void (await u.downloadTarget(info as Parameters<typeof u.downloadTarget>[0], to)),
+  };
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.argv[2] ?? '') as RunnerInput;
+  const t0 = performance.now();
+  const client = await load(input);
+  const tImport = performance.now();
+  await client.refresh();
+  const tRefresh = performance.now();
+  const first = await client.getTargetInfo(input.lookupPaths[0]);
+  const big = await client.getTargetInfo(input.lookupPaths[1]);
+  const tLookups = performance.now();
+  if (!first || !big) throw new Error(`${input.client}: lookup found nothing`);
+  await client.download(big, input.downloadTo);
+  const tEnd = performance.now();
+  const usage = process.resourceUsage();
+
+  const r0 = performance.now();
+  await client.getTargetInfo(input.lookupPaths[0]);
+  const repeatLookupUs = (performance.now() - r0) * 1000;
+  const r1 = performance.now();
+  for (let i = 0; i < input.repeatLookups; i++) await client.getTargetInfo(input.lookupPaths[0]);
+  const repeatLookupMeanUs = input.repeatLookups > 0 ? ((performance.now() - r1) * 1000) / input.repeatLookups : NaN;
+
+  const out: RunnerOutput = {
+    bootMs: startedAt,
+    importMs: tImport - t0,
+    refreshMs: tRefresh - tImport,
+    lookupsMs: tLookups - tRefresh,
+    downloadMs: tEnd - tLookups,
+    wallMs: tEnd - t0,
+    repeatLookupUs,
+    repeatLookupMeanUs,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
