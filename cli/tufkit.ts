@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerClient } from './client.js';
+import { registerConformance } from './conformance.js';
 import { registerDemo } from './demo.js';
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 
 // Each command group registers itself here (one file per group under cli/).
 registerClient(program);
+registerConformance(program);
 registerDemo(program);
 
 await program.parseAsync(process.argv);
