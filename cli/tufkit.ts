@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerClient } from './client.js';
 import { registerConformance } from './conformance.js';
 import { registerDemo } from './demo.js';
+import { registerRepository } from './repo.js';
 
 const program = new Command();
 program
@@ -18,5 +19,6 @@ program
 registerClient(program);
 registerConformance(program);
 registerDemo(program);
+registerRepository(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fsyncDir } from '../client/atomic-file.js';
+import type { RepoLayout } from './layout.js';
+import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
+
+const TEMP_PREFIX = '.tufkit-tmp-';
+
+function isErrno(e: unknown, code: string): boolean {
+  return e instanceof Error && 'code' in e && e.code === code;
+}
+
+/**
+ * Target contents kept inside the repository, each under its digest (DIR/blobs/<alg>/<hh>/<hex>).
+ * Adding a file reads it once: hashed with every algorithm and copied to a temp file in the same
+ * pass; the temp file is fsynced and renamed to its digest name. Identical contents are stored once.
+ */
+export class BlobStore {
+  private readonly madeDirs = new Set<string>();
+  private readonly dirtyDirs = new Set<string>();
+  /** Blobs and folders created since the last flush(), removed again by rollback(). */
+  private createdBlobs: string[] = [];
+  private createdDirs: string[] = [];
+
+  constructor(
+    private readonly layout: RepoLayout,
+    /** The algorithm whose digest names the blobs (the first target hash algorithm). */
+    readonly algorithm: string,
+  ) {}
+
+  path(hex: string): string {
+    return this.layout.blobFile(this.algorithm, hex);
+  }
+
+  async has(hex: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(hex))).isFile();
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Copies `file` into the store, hashing it with `algorithms` (which include the store's own) on
+   * the way. `created` is false when the same contents were stored already.
+   */
+  async add(file: string, algorithms: string[], buffer: Buffer = Buffer.allocUnsafe(CHUNK)): Promise<{ digest: FileDigest; created: boolean }> {
+    await this.ensureDir(this.layout.blobsDir);
+    const temp = join(this.layout.blobsDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    let handle: FileHandle | undefined = await open(temp, 'wx', 0o644);
+    try {
+      const out = handle;
+      const digest = await hashFile(file, algorithms, async (chunk) => {
+        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+      }, buffer);
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      const dest = this.path(digest.hashes[this.algorithm]!);
+      if (await this.has(digest.hashes[this.algorithm]!)) {
+        await unlink(temp);
+        return { digest, created: false };
+      }
+      await this.ensureDir(dirname(dest));
+      await rename(temp, dest);
+      this.createdBlobs.push(dest);
+      this.dirtyDirs.add(dirname(dest));
+      return { digest, created: true };
+    } catch (e) {
+      await handle?.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Makes the renames of every add() since the last flush durable. */
+  async flush(): Promise<void> {
+    const dirs = [...this.dirtyDirs];
+    this.dirtyDirs.clear();
+    this.createdBlobs = [];
+    this.createdDirs = [];
+    for (const d of dirs) await fsyncDir(d);
+  }
+
+  /** Removes every blob and folder created since the last flush() (a command that failed). */
+  async rollback(): Promise<void> {
+    for (const p of this.createdBlobs) await unlink(p).catch(() => undefined);
+    for (const d of this.createdDirs.reverse()) await rmdir(d).catch(() => undefined);
+    this.createdBlobs = [];
+    this.createdDirs = [];
+    this.madeDirs.clear();
+    this.dirtyDirs.clear();
+  }
+
+  /** Deletes the blob `hex` if present (durably: its folder is fsynced by flush()). */
+  async remove(hex: string): Promise<void> {
+    const p = this.path(hex);
+    try {
+      await unlink(p);
+      this.dirtyDirs.add(dirname(p));
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      // Every folder from `first` down to `dir` is new.
+      const made: string[] = [];
+      for (let d = dir; d.length >= first.length; d = dirname(d)) made.unshift(d);
+      this.createdDirs.push(...made);
+    }
+    this.madeDirs.add(dir);
+  }
+}

@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import { UnsafePathError } from '../errors.js';
+import { TOP_LEVEL_ROLES } from '../models/root.js';
+
+/*
+ * The folder of a tufkit repository (DIR), as `Repository` keeps it:
+ *
+ *   DIR/tufkit-repo.json                    settings: expiry periods, target hash algorithms, whether
+ *                                           snapshot lists lengths and hashes (not under metadata/, so
+ *                                           no tool mistakes it for a role)
+ *   DIR/metadata/<role>.json                the working copy of every role, top-level and delegated
+ *                                           (canonical JSON; the version being edited or signed)
+ *   DIR/metadata/root_history/<N>.root.json every root version that reached its thresholds, as signed:
+ *                                           publish serves them all so clients can walk the chain
+ *   DIR/blobs/<alg>/<hh>/<hex>              target contents, named by their digest with the first
+ *                                           configured algorithm: two roles may list one path with
+ *                                           different contents, and no target path ever becomes a
+ *                                           path on disk here
+ *   DIR/.tufkit.lock                        held while a command changes the folder
+ *
+ * Role names are restricted (see checkRoleName) so that a role's file name, its published names
+ * `V.<role>.json` and their URLs are all the name itself.
+ */
+
+export const SETTINGS_FILE = 'tufkit-repo.json';
+export const METADATA_DIR = 'metadata';
+export const ROOT_HISTORY_DIR = 'root_history';
+export const BLOBS_DIR = 'blobs';
+
+/** Longest delegated role name (its file names must fit in 255 bytes with a version prefix). */
+const MAX_ROLE_NAME = 200;
+/** Longest published file name (most file systems). */
+const MAX_FILE_NAME_BYTES = 255;
+const ROLE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Throws UnsafePathError unless `name` can be a role name: letters, digits, `_ . -`, not starting with `.` or `-`. */
+export function checkRoleName(name: string): void {
+  if (!ROLE_NAME.test(name) || name.length > MAX_ROLE_NAME) {
+    throw new UnsafePathError(
+      `role name "${name}" is not allowed: use at most ${MAX_ROLE_NAME} letters, digits, "_", "." or "-", starting with a letter, digit or "_"`,
+    );
+  }
+}
+
+/** Throws UnsafePathError unless `name` is a role a targets role may delegate (not a top-level name). */
+export function checkDelegatedRoleName(name: string): void {
+  checkRoleName(name);
+  if ((TOP_LEVEL_ROLES as readonly string[]).includes(name)) {
+    throw new UnsafePathError(`role name "${name}" is a top-level role and cannot be delegated`);
+  }
+}
+
+/**
+ * Throws UnsafePathError unless `path` is a relative target path whose every segment is a plain
+ * name: no empty, `.` or `..` segment, no leading `/`, no `\`, NUL or control character, no drive
+ * letter, and every published file name (`HASH.name` for the longest digest) fits in 255 bytes.
+ */
+export function checkTargetPath(path: string, longestDigestHex = 64): void {
+  const bad = (why: string): never => {
+    throw new UnsafePathError(`target path "${path}" ${why}`);
+  };
+  if (path.length === 0) bad('is empty');
+  if (path.startsWith('/')) bad('is absolute (starts with "/")');
+  if (/^[A-Za-z]:/.test(path)) bad('starts with a drive letter');
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\u0000-\u001f\u007f]/.test(path)) bad('contains "\\" or a control character');
+  for (const segment of path.split('/')) {
+    if (segment === '') bad('has an empty segment ("//" or a trailing "/")');
+    if (segment === '.' || segment === '..') bad(`has a "${segment}" segment`);
+    if (Buffer.byteLength(segment) + longestDigestHex + 1 > MAX_FILE_NAME_BYTES) {
+      bad(`has a segment longer than ${MAX_FILE_NAME_BYTES - longestDigestHex - 1} bytes`);
+    }
+  }
+  try {
+    encodeURIComponent(path);
+  } catch {
+    bad('is not valid Unicode');
+  }
+}
+
+/** Paths inside one repository folder. Every name is checked before it becomes a path. */
+export class RepoLayout {
+  constructor(readonly dir: string) {}
+
+  get settingsFile(): string {
+    return join(this.dir, SETTINGS_FILE);
+  }
+
+  get metadataDir(): string {
+    return join(this.dir, METADATA_DIR);
+  }
+
+  get rootHistoryDir(): string {
+    return join(this.dir, METADATA_DIR, ROOT_HISTORY_DIR);
+  }
+
+  get blobsDir(): string {
+    return join(this.dir, BLOBS_DIR);
+  }
+
+  roleFile(name: string): string {
+    checkRoleName(name);
+    return join(this.metadataDir, `${name}.json`);
+  }
+
+  rootHistoryFile(version: number): string {
+    if (!Number.isSafeInteger(version) || version < 1) throw new UnsafePathError(`root version ${version} is not a positive integer`);
+    return join(this.rootHistoryDir, `${version}.root.json`);
+  }
+
+  blobFile(algorithm: string, hex: string): string {
+    if (!/^[a-z0-9-]+$/.test(algorithm) || !/^[0-9a-f]{16,}$/.test(hex)) {
+      throw new UnsafePathError(`"${algorithm}:${hex}" is not a digest tufkit can store`);
+    }
+    return join(this.blobsDir, algorithm, hex.slice(0, 2), hex);
+  }
+}
+
+/** Where publish writes role metadata inside OUT/metadata. */
+export function publishedMetadataName(role: string, version: number | undefined): string {
+  checkRoleName(role);
+  return version === undefined ? `${role}.json` : `${version}.${role}.json`;
+}
+
+/**
+ * The path (relative to OUT/targets, `/`-separated) of a target as a client requests it:
+ * `dir/HASH.name` with consistent snapshots, else the target path itself.
+ */
+export function publishedTargetName(targetPath: string, digestHex?: string): string {
+  checkTargetPath(targetPath, digestHex?.length ?? 0);
+  if (digestHex === undefined) return targetPath;
+  const i = targetPath.lastIndexOf('/');
+  return `${targetPath.slice(0, i + 1)}${digestHex}.${targetPath.slice(i + 1)}`;
+}

@@ -1,0 +1,193 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../client/atomic-file.js';
+import { RepositoryError, UsageError } from '../errors.js';
+import { StreamingVerifier, type TargetFile } from '../models/files.js';
+import type { BlobStore } from './blob-store.js';
+import { BLOBS_DIR, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
+import type { RoleStore } from './role-store.js';
+import { problemError, repositoryStatus } from './status.js';
+import { CHUNK, mapLimit } from './targets-hashing.js';
+
+/*
+ * What publish writes into OUT, the folder a web server serves:
+ *   OUT/metadata/N.root.json    every root version in root_history (clients walk them one by one)
+ *   OUT/metadata/root.json      the current root, for bootstrapping clients (no client fetches it)
+ *   OUT/metadata/timestamp.json
+ *   OUT/metadata/V.snapshot.json, OUT/metadata/V.<role>.json     with consistent snapshots,
+ *   OUT/metadata/snapshot.json,   OUT/metadata/<role>.json       without
+ *   OUT/targets/<dir>/<HASH>.<name> for every hash of every target with consistent snapshots,
+ *   OUT/targets/<path>              without
+ * Files already in OUT are never deleted: with consistent snapshots, clients in the middle of an
+ * update still find the versions they started from. Targets are written first and timestamp.json
+ * last, so a client never sees metadata naming a file that is not there yet.
+ */
+
+export interface PublishResult {
+  out: string;
+  /** Files written (paths relative to OUT, `/`-separated). */
+  written: string[];
+  /** Files already in OUT with the right contents. */
+  unchanged: number;
+  rootVersion: number;
+  snapshotVersion: number;
+  timestampVersion: number;
+  targets: number;
+}
+
+interface TargetCopy {
+  rel: string;
+  target: TargetFile;
+  blob: string;
+  immutable: boolean;
+}
+
+function inside(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+function checkOutFolder(repoDir: string, out: string): void {
+  const repo = resolve(repoDir);
+  const o = resolve(out);
+  const ours = [join(repo, METADATA_DIR), join(repo, BLOBS_DIR), join(repo, SETTINGS_FILE)];
+  const theirs = [join(o, 'metadata'), join(o, 'targets')];
+  for (const a of ours) {
+    for (const b of theirs) {
+      if (inside(a, b) || inside(b, a)) throw new UsageError(`publish folder ${out} overlaps the repository's own files (${relative(repo, a) || a})`);
+    }
+  }
+}
+
+async function existingBytes(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+    throw e;
+  }
+}
+
+async function existingSize(path: string): Promise<number | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function* verifiedChunks(blob: string, verifier: StreamingVerifier): AsyncGenerator<Uint8Array> {
+  for await (const chunk of createReadStream(blob, { highWaterMark: CHUNK })) {
+    verifier.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+}
+
+/** Checks the repository, then writes what clients fetch into `out`. */
+export async function publishRepository(store: RoleStore, blobs: BlobStore, out: string, now: Date): Promise<PublishResult> {
+  checkOutFolder(store.layout.dir, out);
+  const status = await repositoryStatus(store, now);
+  if (!status.ready) throw problemError(status.problems[0]!, status.problems.length - 1);
+  const consistent = status.consistentSnapshot;
+  const tree = await store.tree();
+
+  // Every target file, checked before anything is written.
+  const copies = new Map<string, TargetCopy>();
+  const owner = new Map<string, string>();
+  let targetCount = 0;
+  for (const { name } of tree) {
+    for (const tf of (await store.targets(name)).signed.targets.values()) {
+      targetCount++;
+      const storeHex = tf.hashes[blobs.algorithm];
+      if (!storeHex) throw new RepositoryError(`cannot publish: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, so tufkit holds no copy of it`);
+      const blob = blobs.path(storeHex);
+      const rels = consistent ? Object.values(tf.hashes).map((hex) => publishedTargetName(tf.path, hex)) : [publishedTargetName(tf.path)];
+      for (const rel of rels) {
+        const prev = copies.get(rel);
+        if (prev && prev.target.hashes[blobs.algorithm] !== storeHex) {
+          throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${owner.get(rel)}" and "${name}" with different contents (possible only with consistent snapshots)`);
+        }
+        copies.set(rel, { rel, target: tf, blob, immutable: consistent });
+        owner.set(rel, name);
+      }
+    }
+  }
+  const dirs = new Set<string>();
+  for (const rel of copies.keys()) for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(d);
+  for (const rel of copies.keys()) {
+    if (dirs.has(rel)) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
+  }
+  await mapLimit([...copies.values()], 32, async (c) => {
+    if ((await existingSize(c.blob)) !== c.target.length) {
+      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
+    }
+  });
+
+  // Metadata, in the order it must appear.
+  const metadata: [string, Uint8Array][] = [];
+  const rootVersion = (await store.load('root')).signed.version;
+  for (const v of status.rootVersions) {
+    if (v > rootVersion) continue;
+    const bytes = await store.rootHistoryBytes(v);
+    if (!bytes) throw new RepositoryError(`cannot publish: metadata/root_history/${v}.root.json vanished`);
+    metadata.push([`${v}.root.json`, bytes]);
+  }
+  metadata.push(['root.json', await store.bytes('root')]);
+  const roleFiles: [string, Uint8Array][] = [];
+  for (const { name } of tree) {
+    const v = (await store.load(name)).signed.version;
+    roleFiles.push([publishedMetadataName(name, consistent ? v : undefined), await store.bytes(name)]);
+  }
+  const snapshotVersion = (await store.load('snapshot')).signed.version;
+  const snapshotFile: [string, Uint8Array] = [publishedMetadataName('snapshot', consistent ? snapshotVersion : undefined), await store.bytes('snapshot')];
+  const timestampFile: [string, Uint8Array] = ['timestamp.json', await store.bytes('timestamp')];
+
+  const written: string[] = [];
+  let unchanged = 0;
+  const made = new Set<string>();
+  const ensureDir = async (d: string): Promise<void> => {
+    if (made.has(d)) return;
+    await mkdir(d, { recursive: true });
+    made.add(d);
+  };
+
+  await mapLimit([...copies.values()], 16, async (c) => {
+    const dest = join(out, 'targets', ...c.rel.split('/'));
+    // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
+    if (c.immutable && (await existingSize(dest)) === c.target.length) {
+      unchanged++;
+      return;
+    }
+    await ensureDir(dirname(dest));
+    const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
+    await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish());
+    written.push(`targets/${c.rel}`);
+  });
+
+  const writeMeta = async ([name, bytes]: [string, Uint8Array]): Promise<void> => {
+    const dest = join(out, 'metadata', name);
+    const old = await existingBytes(dest);
+    if (old && Buffer.compare(old, bytes) === 0) {
+      unchanged++;
+      return;
+    }
+    await ensureDir(dirname(dest));
+    await writeFileAtomic(dest, bytes);
+    written.push(`metadata/${name}`);
+  };
+  for (const f of metadata) await writeMeta(f);
+  await mapLimit(roleFiles, 16, writeMeta);
+  await writeMeta(snapshotFile);
+  await writeMeta(timestampFile);
+
+  return {
+    out,
+    written,
+    unchanged,
+    rootVersion,
+    snapshotVersion,
+    timestampVersion: (await store.load('timestamp')).signed.version,
+    targets: targetCount,
+  };
+}

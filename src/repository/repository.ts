@@ -1,0 +1,811 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { readFileCapped, removeFile, writeFileAtomic } from '../client/atomic-file.js';
+import { DirLock } from '../client/lock.js';
+import { canonicalBytes } from '../crypto/canonical.js';
+import { InMemorySigner, type Signer } from '../crypto/signer.js';
+import { KeyError, RoleNotFoundError, StorageError, TufError, UsageError } from '../errors.js';
+import { Delegations } from '../models/delegations.js';
+import { formatExpires } from '../models/fields.js';
+import { MetaFile, TargetFile } from '../models/files.js';
+import type { Key } from '../models/key.js';
+import { Metadata, Signature } from '../models/metadata.js';
+import { DelegatedRole, Role, SuccinctRoles } from '../models/role.js';
+import { Root, TOP_LEVEL_ROLES, type TopLevelRole } from '../models/root.js';
+import { Snapshot } from '../models/snapshot.js';
+import { Targets } from '../models/targets.js';
+import { Timestamp } from '../models/timestamp.js';
+import { writeFilesAtomic } from './atomic-batch.js';
+import { BlobStore } from './blob-store.js';
+import { expiryAfter } from './durations.js';
+import { EditRound, type PlannedWrite } from './edit-round.js';
+import { checkDelegatedRoleName, checkTargetPath, RepoLayout } from './layout.js';
+import { publishRepository, type PublishResult } from './publish.js';
+import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
+import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
+import { signatureStatus, type SignatureStatus } from './signatures.js';
+import { repositoryStatus, type RepositoryStatus } from './status.js';
+import { CHUNK, mapLimit } from './targets-hashing.js';
+
+const LOCK_TIMEOUT_MS = 30_000;
+const MAX_SETTINGS_FILE = 1024 * 1024;
+/** Largest number of hash bins `delegate --bins` creates (one metadata file each). */
+export const MAX_BINS = 65_536;
+
+/** The keys of one top-level role at init, and how many of them must sign. */
+export interface RoleKeys {
+  keys: Key[];
+  /** Default 1. */
+  threshold?: number;
+}
+
+export interface InitOptions {
+  roles: Record<TopLevelRole, RoleKeys>;
+  /** Seconds each role stays valid after a new version starts (defaults: DEFAULT_EXPIRY). */
+  expiry?: Partial<ExpiryPeriods>;
+  /** Default true. */
+  consistentSnapshot?: boolean;
+  /** Hash algorithms listed for every target (default ["sha256"]). */
+  targetHashes?: string[];
+  /** Whether snapshot lists lengths and hashes of the targets roles (default true). */
+  snapshotHashes?: boolean;
+}
+
+/** One file to add as a target: where it is now, and its target path. */
+export interface TargetInput {
+  file: string;
+  path: string;
+}
+
+export interface AddTargetsOptions {
+  /** The role to list the targets in (default "targets"); a role delegating to hash bins puts each in its bin. */
+  role?: string;
+  /** The `custom` field of every added target (any JSON that canonical JSON can encode). */
+  custom?: unknown;
+}
+
+export interface AddedTarget {
+  path: string;
+  role: string;
+  length: number;
+  hashes: Record<string, string>;
+}
+
+/** A delegation from one targets role: exactly one of `paths`, `pathHashPrefixes` and `bins`. */
+export interface DelegationSpec {
+  /** The delegated role's name, or with `bins` the prefix of the bin names (`NAME-xxx`). */
+  name: string;
+  keys: Key[];
+  threshold: number;
+  paths?: string[];
+  pathHashPrefixes?: string[];
+  /** Number of succinct hash bins, a power of two from 2 to MAX_BINS. */
+  bins?: number;
+  terminating?: boolean;
+}
+
+export interface SignResult {
+  role: string;
+  keyid: string;
+  version: number;
+}
+
+/** Anything that signs: a Signer, or an ExternalSigner whose key is found from its signature (empty keyid). */
+export type RoleSigner = Pick<Signer, 'keyid' | 'sign'>;
+
+function hexSha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function isErrno(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && 'code' in e && codes.includes(String(e.code));
+}
+
+function checkThreshold(threshold: number, keyCount: number, role: string): void {
+  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new UsageError(`threshold of role "${role}" must be a whole number of at least 1, got ${threshold}`);
+  if (threshold > keyCount) throw new UsageError(`threshold ${threshold} of role "${role}" is larger than its ${keyCount} key(s)`);
+}
+
+function distinctKeys(keys: Key[], role: string): Key[] {
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k.keyid)) throw new UsageError(`key ${k.keyid} is given twice for role "${role}"`);
+    seen.add(k.keyid);
+  }
+  return keys;
+}
+
+/**
+ * A TUF repository kept in a folder (layout: see layout.ts). Every method that changes the folder
+ * holds its lock, re-reads the roles it needs, checks everything, and only then writes, each
+ * file atomically: a method that throws leaves the folder as it was.
+ */
+export class Repository {
+  readonly layout: RepoLayout;
+  /** The time edits, status and publish use (replaceable for tests). */
+  now: () => Date = () => new Date();
+
+  private constructor(
+    dir: string,
+    public settings: RepoSettings,
+  ) {
+    this.layout = new RepoLayout(dir);
+  }
+
+  /**
+   * A cache of the folder's role files for one operation. Each call gets its own, so calls never
+   * see each other's unwritten edits, and every call starts from the folder as it is now.
+   */
+  private reader(): RoleStore {
+    return new RoleStore(this.layout);
+  }
+
+  private blobStore(settings = this.settings): BlobStore {
+    return new BlobStore(this.layout, settings.targetHashes[0]!);
+  }
+
+  get dir(): string {
+    return this.layout.dir;
+  }
+
+  // ---- creating and opening ------------------------------------------------------------------
+
+  /** Creates a repository in `dir` (which must not hold one): root, targets, snapshot and timestamp version 1, unsigned. */
+  static async init(dir: string, opts: InitOptions, now = new Date()): Promise<Repository> {
+    const settings: RepoSettings = {
+      expiry: { ...DEFAULT_EXPIRY, ...opts.expiry },
+      targetHashes: checkTargetHashes(opts.targetHashes ?? ['sha256']),
+      snapshotHashes: opts.snapshotHashes ?? true,
+      retiredVersions: {},
+    };
+    for (const [kind, seconds] of Object.entries(settings.expiry)) {
+      if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new UsageError(`expiry period of ${kind} must be a positive number of seconds`);
+    }
+    const root = new Root({ version: 1, expires: expiryAfter(now, settings.expiry.root), consistentSnapshot: opts.consistentSnapshot ?? true });
+    for (const name of TOP_LEVEL_ROLES) {
+      const spec = opts.roles[name];
+      if (!spec || spec.keys.length === 0) throw new UsageError(`role "${name}" needs at least one key`);
+      distinctKeys(spec.keys, name);
+      const threshold = spec.threshold ?? 1;
+      checkThreshold(threshold, spec.keys.length, name);
+      for (const k of spec.keys) root.addKey(k, name);
+      root.getRole(name).threshold = threshold;
+    }
+    const layout = new RepoLayout(dir);
+    for (const existing of [layout.settingsFile, layout.metadataDir]) {
+      try {
+        await stat(existing);
+        throw new UsageError(`${dir} already holds a tufkit repository (${existing} exists)`);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
+      }
+    }
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new UsageError(`${dir} exists and is not a folder`);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+
+    const targets = new Metadata(new Targets({ version: 1, expires: expiryAfter(now, settings.expiry.targets) }));
+    const targetsBytes = targets.toBytes();
+    const snapshot = new Metadata(
+      new Snapshot({ version: 1, expires: expiryAfter(now, settings.expiry.snapshot), meta: new Map([['targets.json', metaFor(1, targetsBytes, settings.snapshotHashes)]]) }),
+    );
+    const snapshotBytes = snapshot.toBytes();
+    const timestamp = new Metadata(
+      new Timestamp({ version: 1, expires: expiryAfter(now, settings.expiry.timestamp), snapshotMeta: metaFor(1, snapshotBytes, true) }),
+    );
+    const files: [string, Uint8Array][] = [
+      [layout.roleFile('root'), new Metadata(root).toBytes()],
+      [layout.roleFile('targets'), targetsBytes],
+      [layout.roleFile('snapshot'), snapshotBytes],
+      [layout.roleFile('timestamp'), timestamp.toBytes()],
+    ];
+    await mkdir(layout.metadataDir, { recursive: true });
+    for (const [file, bytes] of files) await writeFileAtomic(file, bytes);
+    // Written last: a folder without settings is not a repository, so a crash above leaves none.
+    await writeFileAtomic(layout.settingsFile, settingsToBytes(settings));
+    return new Repository(dir, settings);
+  }
+
+  /** Opens the repository in `dir`. */
+  static async open(dir: string): Promise<Repository> {
+    return new Repository(dir, await readSettings(new RepoLayout(dir)));
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /** The working copy of a role (top-level or delegated). */
+  async load(name: string): Promise<Metadata> {
+    const store = this.reader();
+    await store.checkExists(name);
+    return store.load(name);
+  }
+
+  async root(): Promise<Metadata<Root>> {
+    return this.reader().load('root');
+  }
+
+  async targets(name = 'targets'): Promise<Metadata<Targets>> {
+    const store = this.reader();
+    await store.checkExists(name);
+    return store.targets(name);
+  }
+
+  /** Every role: root, timestamp, snapshot, then the targets roles in delegation order. */
+  async roleNames(): Promise<string[]> {
+    return ['root', 'timestamp', 'snapshot', ...(await this.reader().tree()).map((n) => n.name)];
+  }
+
+  /** The targets roles with their delegators, in the order clients search them. */
+  async tree(): Promise<TreeNode[]> {
+    return this.reader().tree();
+  }
+
+  /** Root versions that reached their thresholds (root_history), ascending. */
+  async rootVersions(): Promise<number[]> {
+    return this.reader().rootVersions();
+  }
+
+  async rootAt(version: number): Promise<Metadata<Root> | undefined> {
+    return this.reader().rootAt(version);
+  }
+
+  /** The keys that may sign `name` (for root N > 1 also root N-1's root keys). */
+  async authorisedKeys(name: string): Promise<Key[]> {
+    const store = this.reader();
+    await store.checkExists(name);
+    return [...(await candidateKeys(store, name)).values()];
+  }
+
+  /** How `name`'s signatures stand against its thresholds. */
+  async signatureStatus(name: string): Promise<SignatureStatus> {
+    const store = this.reader();
+    await store.checkExists(name);
+    const md = await store.load(name);
+    const previous = name === 'root' && md.signed.version > 1 ? await store.rootAt(md.signed.version - 1) : undefined;
+    return signatureStatus(name, md, await store.authorisation(name), previous ?? null);
+  }
+
+  /** Every role's version, expiry, signatures and problems. */
+  async status(now = this.now()): Promise<RepositoryStatus> {
+    return repositoryStatus(this.reader(), now);
+  }
+
+  /** The path of the stored contents of a target. */
+  blobPath(target: TargetFile): string {
+    const blobs = this.blobStore();
+    const hex = target.hashes[blobs.algorithm];
+    if (!hex) throw new UsageError(`target "${target.path}" has no ${blobs.algorithm} hash`);
+    return blobs.path(hex);
+  }
+
+  // ---- targets -------------------------------------------------------------------------------
+
+  /**
+   * Lists files as targets: each is read once (hashed with every configured algorithm and copied
+   * into the repository). A path already listed gets the new contents (and keeps its custom data
+   * unless `custom` is given).
+   */
+  async addTargets(inputs: TargetInput[], opts: AddTargetsOptions = {}): Promise<AddedTarget[]> {
+    const algorithms = this.settings.targetHashes;
+    const longest = Math.max(...algorithms.map((a) => createHash(a).update('').digest('hex').length));
+    if (inputs.length === 0) throw new UsageError('no target files given');
+    const seen = new Set<string>();
+    for (const t of inputs) {
+      checkTargetPath(t.path, longest);
+      if (seen.has(t.path)) throw new UsageError(`target path "${t.path}" is given twice`);
+      seen.add(t.path);
+    }
+    if (opts.custom !== undefined) canonicalBytes(opts.custom, 'custom');
+    await mapLimit(inputs, 32, async (t) => {
+      let s;
+      try {
+        s = await stat(t.file);
+      } catch (e) {
+        if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new UsageError(`target file "${t.file}" does not exist`);
+        throw e;
+      }
+      if (!s.isFile()) throw new UsageError(`target file "${t.file}" is not a regular file`);
+    });
+
+    return this.mutate(async ({ round, store, blobs }) => {
+      const base = opts.role ?? 'targets';
+      await store.checkExists(base);
+      const succinct = (await store.targets(base)).signed.delegations?.succinctRoles;
+      const roleOf = inputs.map((t) => (succinct ? succinct.getRoleForTarget(t.path) : base));
+      const roles = [...new Set(roleOf)];
+      for (const r of roles) await round.editTargets(r);
+      const coverage = new Map<string, Awaited<ReturnType<typeof delegationChain>>>();
+      for (const r of roles) coverage.set(r, await delegationChain(store, r));
+      inputs.forEach((t, i) => checkCovered(coverage.get(roleOf[i]!)!, roleOf[i]!, t.path));
+
+      const buffers: Buffer[] = [];
+      const digests = await mapLimit(inputs, 16, async (t) => {
+        const buf = buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
+        try {
+          return (await blobs.add(t.file, algorithms, buf)).digest;
+        } catch (e) {
+          if (isErrno(e, 'ENOENT')) throw new UsageError(`target file "${t.file}" does not exist`);
+          throw e;
+        }
+      });
+      const added: AddedTarget[] = [];
+      const storeAlg = blobs.algorithm;
+      for (let i = 0; i < inputs.length; i++) {
+        const { path } = inputs[i]!;
+        const md = await store.targets(roleOf[i]!);
+        const previous = md.signed.targets.get(path);
+        const unrecognized = { ...previous?.unrecognized };
+        if (opts.custom !== undefined) unrecognized.custom = opts.custom;
+        const { length, hashes } = digests[i]!;
+        if (previous && previous.hashes[storeAlg] !== hashes[storeAlg] && previous.hashes[storeAlg]) round.blobCandidates.add(previous.hashes[storeAlg]);
+        md.signed.targets.set(path, new TargetFile(path, length, hashes, unrecognized));
+        added.push({ path, role: roleOf[i]!, length, hashes });
+      }
+      return added;
+    });
+  }
+
+  /** Removes targets; each path must be listed by `role`, or (without it) by exactly one role. */
+  async removeTargets(paths: string[], opts: { role?: string } = {}): Promise<{ path: string; role: string }[]> {
+    if (paths.length === 0) throw new UsageError('no target paths given');
+    return this.mutate(async ({ round, store, blobs }) => {
+      let listing: Map<string, string[]> | undefined;
+      const plan: { path: string; role: string }[] = [];
+      for (const path of paths) {
+        if (opts.role !== undefined) {
+          await store.checkExists(opts.role);
+          const md = await store.targets(opts.role);
+          if (!md.signed.targets.has(path)) throw new UsageError(`target "${path}" is not listed by role "${opts.role}"`);
+          plan.push({ path, role: opts.role });
+          continue;
+        }
+        listing ??= await targetListing(store);
+        const roles = listing.get(path) ?? [];
+        if (roles.length === 0) throw new UsageError(`target "${path}" is not listed by any role`);
+        if (roles.length > 1) throw new UsageError(`target "${path}" is listed by roles ${roles.join(', ')}: choose one with --role`);
+        plan.push({ path, role: roles[0]! });
+      }
+      for (const { role } of plan) await round.editTargets(role);
+      for (const { path, role } of plan) {
+        const md = await store.targets(role);
+        const tf = md.signed.targets.get(path);
+        if (!tf) throw new UsageError(`target "${path}" is given twice`);
+        const hex = tf.hashes[blobs.algorithm];
+        if (hex) round.blobCandidates.add(hex);
+        md.signed.targets.delete(path);
+      }
+      return plan;
+    });
+  }
+
+  // ---- delegations ---------------------------------------------------------------------------
+
+  /** Delegates from targets role `from`; returns the roles created (one, or every hash bin). */
+  async delegate(from: string, spec: DelegationSpec): Promise<string[]> {
+    const kinds = [spec.paths, spec.pathHashPrefixes, spec.bins].filter((x) => x !== undefined).length;
+    if (kinds !== 1) throw new UsageError('a delegation needs exactly one of paths, path hash prefixes or hash bins');
+    distinctKeys(spec.keys, spec.name);
+    if (spec.keys.length === 0) throw new UsageError(`role "${spec.name}" needs at least one key`);
+    checkThreshold(spec.threshold, spec.keys.length, spec.name);
+    if (spec.paths) {
+      if (spec.paths.length === 0 || spec.paths.some((p) => p.length === 0)) throw new UsageError('delegated paths must be non-empty patterns');
+      if (new Set(spec.paths).size !== spec.paths.length) throw new UsageError('a delegated path pattern is given twice');
+    }
+    if (spec.pathHashPrefixes) {
+      if (spec.pathHashPrefixes.length === 0 || spec.pathHashPrefixes.some((p) => !/^[0-9a-f]{1,64}$/.test(p))) {
+        throw new UsageError('path hash prefixes must be lowercase hex, 1 to 64 digits');
+      }
+      if (new Set(spec.pathHashPrefixes).size !== spec.pathHashPrefixes.length) throw new UsageError('a path hash prefix is given twice');
+    }
+    let bitLength = 0;
+    if (spec.bins !== undefined) {
+      bitLength = Math.log2(spec.bins);
+      if (!Number.isInteger(bitLength) || bitLength < 1 || spec.bins > MAX_BINS) {
+        throw new UsageError(`number of hash bins must be a power of two from 2 to ${MAX_BINS}, got ${spec.bins}`);
+      }
+    }
+    if (spec.bins !== undefined) checkDelegatedRoleName(`${spec.name}-${'0'.repeat(Math.ceil(bitLength / 4))}`);
+    else checkDelegatedRoleName(spec.name);
+
+    return this.mutate(async ({ round, store }) => {
+      const parent = await round.editTargets(from);
+      const existing = new Set((await store.tree()).map((n) => n.name));
+      const keyids = spec.keys.map((k) => k.keyid);
+      let created: string[];
+      let newDelegations: Delegations;
+      const d = parent.signed.delegations;
+      if (spec.bins !== undefined) {
+        if (d && (d.succinctRoles || (d.roles && d.roles.size > 0))) {
+          throw new UsageError(`role "${from}" already delegates; hash bins must be its only delegation`);
+        }
+        const succinct = new SuccinctRoles(keyids, spec.threshold, bitLength, spec.name);
+        created = [...succinct.getRoles()];
+        newDelegations = new Delegations(new Map(spec.keys.map((k) => [k.keyid, k])), undefined, succinct);
+      } else {
+        if (d?.succinctRoles) throw new UsageError(`role "${from}" delegates to hash bins, which must be its only delegation`);
+        const role = new DelegatedRole(spec.name, keyids, spec.threshold, spec.terminating ?? false, spec.paths, spec.pathHashPrefixes);
+        created = [spec.name];
+        if (existing.has(spec.name)) throw new UsageError(`role "${spec.name}" exists already (remove its delegation first)`);
+        newDelegations = d ?? new Delegations(new Map(), new Map());
+        newDelegations.roles!.set(spec.name, role);
+        for (const k of spec.keys) newDelegations.keys.set(k.keyid, k);
+      }
+      for (const name of created) {
+        if (existing.has(name)) throw new UsageError(`role "${name}" exists already (remove its delegation first)`);
+      }
+      parent.signed.delegations = newDelegations;
+      for (const name of created) round.create(name, new Metadata(new Targets()));
+      return created;
+    });
+  }
+
+  /** Removes the delegation of `name` (or of all hash bins named `name-*`) from `from`, with every role below it. */
+  async removeDelegation(from: string, name: string): Promise<string[]> {
+    return this.mutate(async ({ round, store, blobs }) => {
+      const parent = await round.editTargets(from);
+      const d = parent.signed.delegations;
+      let top: string[];
+      if (d?.roles?.has(name)) {
+        top = [name];
+      } else if (d?.succinctRoles && (d.succinctRoles.namePrefix === name || d.succinctRoles.isDelegatedRole(name))) {
+        top = [...d.succinctRoles.getRoles()];
+      } else {
+        throw new RoleNotFoundError(`role "${from}" does not delegate "${name}"`);
+      }
+      const tree = await store.tree();
+      const removed = new Set<string>(top);
+      for (const node of tree) if (node.parent !== undefined && removed.has(node.parent)) removed.add(node.name);
+      for (const r of removed) {
+        for (const tf of (await store.targets(r)).signed.targets.values()) {
+          const hex = tf.hashes[blobs.algorithm];
+          if (hex) round.blobCandidates.add(hex);
+        }
+      }
+      if (d.roles?.has(name)) {
+        d.roles.delete(name);
+        pruneKeys(d);
+        if (d.roles.size === 0) parent.signed.delegations = undefined;
+      } else {
+        parent.signed.delegations = undefined;
+      }
+      for (const r of removed) await round.delete(r);
+      return [...removed];
+    });
+  }
+
+  // ---- keys, thresholds, expiry --------------------------------------------------------------
+
+  /**
+   * Changes who may sign `role`: adds and removes keys, sets the threshold. A top-level role is
+   * changed in root (root's next version must be signed by a threshold of the old root keys and
+   * of the new ones); a delegated role in its delegator; for hash bins, `role` is the name prefix
+   * or any bin.
+   */
+  async changeKeys(role: string, change: { add?: Key[]; remove?: string[]; threshold?: number }): Promise<{ keyids: string[]; threshold: number }> {
+    const add = distinctKeys(change.add ?? [], role);
+    const remove = change.remove ?? [];
+    if (add.length === 0 && remove.length === 0 && change.threshold === undefined) throw new UsageError('nothing to change');
+    return this.mutate(async ({ round, store }) => {
+      let r: Role;
+      let keys: Map<string, Key>;
+      let delegations: Delegations | undefined;
+      if (isTopLevel(role)) {
+        const root = (await round.editRoot()).signed;
+        r = root.getRole(role);
+        keys = root.keys;
+      } else {
+        const found = await findDelegation(store, role);
+        delegations = (await round.editTargets(found.parent)).signed.delegations!;
+        r = found.role;
+        keys = delegations.keys;
+      }
+      for (const k of add) if (r.keyids.includes(k.keyid)) throw new UsageError(`key ${k.keyid} is already authorised for role "${role}"`);
+      for (const id of remove) if (!r.keyids.includes(id)) throw new UsageError(`key ${id} is not authorised for role "${role}"`);
+      if (new Set(remove).size !== remove.length) throw new UsageError('a key to remove is given twice');
+      const keyids = [...r.keyids.filter((k) => !remove.includes(k)), ...add.map((k) => k.keyid)];
+      const threshold = change.threshold ?? r.threshold;
+      if (keyids.length === 0) throw new UsageError(`role "${role}" would have no keys left`);
+      checkThreshold(threshold, keyids.length, role);
+      if (isTopLevel(role)) {
+        const root = (await store.load('root')).signed;
+        for (const id of remove) root.revokeKey(id, role);
+        for (const k of add) root.addKey(k, role);
+      } else {
+        r.keyids = keyids;
+        for (const k of add) keys.set(k.keyid, k);
+        pruneKeys(delegations!);
+      }
+      r.threshold = threshold;
+      return { keyids, threshold };
+    });
+  }
+
+  /** Sets when `role` expires (a new version if the current one is complete). */
+  async setExpiry(role: string, expires: Date): Promise<void> {
+    const now = this.now();
+    if (Number.isNaN(expires.getTime())) throw new UsageError('invalid expiry date');
+    if (expires.getTime() <= now.getTime()) throw new UsageError(`expiry ${formatExpires(expires)} of role "${role}" is in the past`);
+    formatExpires(expires);
+    await this.mutate(async ({ round, store }) => {
+      await store.checkExists(role);
+      await round.setExpiry(role, new Date(Math.floor(expires.getTime() / 1000) * 1000));
+    });
+  }
+
+  // ---- signing -------------------------------------------------------------------------------
+
+  /**
+   * Adds `signer`'s signature to each role, replacing an earlier one by the same key. The signed
+   * part never changes. Every role is checked (key authorised) before any is signed.
+   */
+  async sign(roles: string | string[], signer: RoleSigner): Promise<SignResult[]> {
+    const names = typeof roles === 'string' ? [roles] : roles;
+    if (names.length === 0) throw new UsageError('no role to sign');
+    return this.mutate(async ({ round, store }) => {
+      for (const name of names) await store.checkExists(name);
+      // Read every file at once: with 1,024 hash bins one-by-one reads would dominate.
+      await mapLimit(names, 32, (name) => store.bytes(name));
+      if (signer.keyid !== '') {
+        for (const name of names) await authorisedKey(store, name, signer.keyid);
+      }
+      const out: SignResult[] = [];
+      for (const name of names) out.push(await signRole(store, round, name, signer));
+      return out;
+    });
+  }
+
+  // ---- snapshot and timestamp ----------------------------------------------------------------
+
+  /**
+   * Lists every targets role's current version (and length and hashes, if configured) in a new
+   * snapshot, valid for the snapshot period; signs it when `signer` is given.
+   */
+  async updateSnapshot(signer?: RoleSigner): Promise<number> {
+    return this.mutate(async ({ round, store }) => {
+      if (signer?.keyid) await authorisedKey(store, 'snapshot', signer.keyid);
+      const md = (await round.edit('snapshot')) as Metadata<Snapshot>;
+      const meta = new Map<string, MetaFile>();
+      for (const { name } of await store.tree()) {
+        const role = await store.targets(name);
+        meta.set(`${name}.json`, metaFor(role.signed.version, await store.bytes(name), this.settings.snapshotHashes));
+      }
+      md.signed.meta = meta;
+      await round.setExpiry('snapshot', expiryAfter(round.now, this.settings.expiry.snapshot));
+      await round.settle();
+      if (signer) await signRole(store, round, 'snapshot', signer);
+      return md.signed.version;
+    });
+  }
+
+  /** Points a new timestamp at the current snapshot (version, length, sha256); signs it when `signer` is given. */
+  async updateTimestamp(signer?: RoleSigner): Promise<number> {
+    return this.mutate(async ({ round, store }) => {
+      if (signer?.keyid) await authorisedKey(store, 'timestamp', signer.keyid);
+      const md = (await round.edit('timestamp')) as Metadata<Timestamp>;
+      const snapshot = await store.load('snapshot');
+      md.signed.snapshotMeta = metaFor(snapshot.signed.version, await store.bytes('snapshot'), true);
+      await round.setExpiry('timestamp', expiryAfter(round.now, this.settings.expiry.timestamp));
+      await round.settle();
+      if (signer) await signRole(store, round, 'timestamp', signer);
+      return md.signed.version;
+    });
+  }
+
+  // ---- publishing ----------------------------------------------------------------------------
+
+  /**
+   * Writes into `out` every file a client fetches (see publish.ts). Refuses, before writing
+   * anything, while any role misses a threshold, has expired, or does not match snapshot/timestamp.
+   */
+  async publish(out: string, now = this.now()): Promise<PublishResult> {
+    const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
+    try {
+      return await publishRepository(this.reader(), this.blobStore(), out, now);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  // ---- the write path ------------------------------------------------------------------------
+
+  private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore }) => Promise<T>): Promise<T> {
+    const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
+    try {
+      const settings = await readSettings(this.layout);
+      this.settings = settings;
+      const store = this.reader();
+      const blobs = this.blobStore(settings);
+      const round = new EditRound(store, structuredClone(settings), this.now());
+      let result: T;
+      let writes: PlannedWrite[];
+      let deadBlobs: string[];
+      try {
+        result = await fn({ round, store, blobs });
+        writes = await round.plan();
+        deadBlobs = await unreferenced(store, blobs.algorithm, round.blobCandidates);
+      } catch (e) {
+        await blobs.rollback();
+        throw e;
+      }
+      try {
+        await blobs.flush(); // stored contents are durable before any role lists them
+        await this.write(store, writes);
+        if (round.settingsChanged) await writeFileAtomic(this.layout.settingsFile, settingsToBytes(round.settings));
+        for (const w of writes) if (!w.bytes) await removeFile(this.layout.roleFile(w.role));
+        for (const hex of deadBlobs) await blobs.remove(hex);
+        await blobs.flush();
+      } catch (e) {
+        throw e instanceof TufError ? e : new StorageError(`writing ${this.layout.dir} failed: ${(e as Error).message}`, { cause: e });
+      }
+      this.settings = round.settings;
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async write(store: RoleStore, writes: PlannedWrite[]): Promise<void> {
+    // Delegated roles first (together), then the top-level ones one by one, in the planned order.
+    const delegated = writes.filter((w) => w.bytes && !isTopLevel(w.role));
+    const topLevel = writes.filter((w) => w.bytes && isTopLevel(w.role));
+    await writeFilesAtomic(delegated.map((w) => [this.layout.roleFile(w.role), w.bytes!] as const));
+    for (const w of topLevel) {
+      if (w.rootHistory !== undefined) {
+        await mkdir(this.layout.rootHistoryDir, { recursive: true });
+        await writeFileAtomic(this.layout.rootHistoryFile(w.rootHistory), w.bytes!);
+        store.recordRootVersion(Metadata.fromBytes(w.bytes!, 'root'));
+      }
+      await writeFileAtomic(this.layout.roleFile(w.role), w.bytes!);
+    }
+  }
+}
+
+/** The digests among `candidates` that no target of any role still names. */
+async function unreferenced(store: RoleStore, algorithm: string, candidates: Set<string>): Promise<string[]> {
+  if (candidates.size === 0) return [];
+  const left = new Set(candidates);
+  for (const { name } of await store.tree()) {
+    for (const tf of (await store.targets(name)).signed.targets.values()) {
+      const hex = tf.hashes[algorithm];
+      if (hex) left.delete(hex);
+    }
+    if (left.size === 0) break;
+  }
+  return [...left];
+}
+
+/** Whether `key` verifies the signature (false, not an exception, for a key tufkit cannot use). */
+function safeVerify(key: Key, sigHex: string, data: Uint8Array): boolean {
+  try {
+    return key.verify(sigHex, data);
+  } catch {
+    return false;
+  }
+}
+
+function checkCovered(chain: { parent: string; name: string; role: Role }[], role: string, path: string): void {
+  for (const link of chain) {
+    const ok = link.role instanceof SuccinctRoles ? link.role.getRoleForTarget(path) === link.name : (link.role as DelegatedRole).isDelegatedPath(path);
+    if (!ok) {
+      throw new UsageError(`target "${path}" cannot be listed by role "${role}": "${link.parent}" does not delegate that path to "${link.name}"`);
+    }
+  }
+}
+
+/** Drops keys no delegation of `d` uses any more. */
+function pruneKeys(d: Delegations): void {
+  const used = new Set<string>();
+  for (const r of d.roles?.values() ?? []) for (const k of r.keyids) used.add(k);
+  for (const k of d.succinctRoles?.keyids ?? []) used.add(k);
+  for (const k of [...d.keys.keys()]) if (!used.has(k)) d.keys.delete(k);
+}
+
+function metaFor(version: number, bytes: Uint8Array, withHashes: boolean): MetaFile {
+  return withHashes ? new MetaFile(version, bytes.length, { sha256: hexSha256(bytes) }) : new MetaFile(version);
+}
+
+async function readSettings(layout: RepoLayout): Promise<RepoSettings> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readFileCapped(layout.settingsFile, MAX_SETTINGS_FILE);
+  } catch (e) {
+    if (!isErrno(e, 'ENOTDIR')) throw e;
+  }
+  if (!bytes) {
+    const exists = await readdir(layout.dir).then(
+      () => true,
+      () => false,
+    );
+    throw new UsageError(exists ? `${layout.dir} is not a tufkit repository (no ${layout.settingsFile})` : `repository folder ${layout.dir} does not exist`);
+  }
+  return settingsFromBytes(bytes);
+}
+
+/** target path -> roles listing it. */
+async function targetListing(store: RoleStore): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const { name } of await store.tree()) {
+    for (const path of (await store.targets(name)).signed.targets.keys()) {
+      const list = out.get(path);
+      if (list) list.push(name);
+      else out.set(path, [name]);
+    }
+  }
+  return out;
+}
+
+/** From "targets" down to `role`: each delegation on the way (checked against target paths). */
+async function delegationChain(store: RoleStore, role: string): Promise<{ parent: string; name: string; role: Role }[]> {
+  const chain: { parent: string; name: string; role: Role }[] = [];
+  for (let name = role; name !== 'targets'; ) {
+    const auth = await store.authorisation(name);
+    chain.unshift({ parent: auth.delegator, name, role: auth.role });
+    name = auth.delegator;
+    if (chain.length > 1000) throw new UsageError(`the delegations leading to role "${role}" form a cycle`);
+  }
+  return chain;
+}
+
+/** The delegation entry of a delegated role (a hash bin's prefix finds the succinct entry). */
+async function findDelegation(store: RoleStore, name: string): Promise<{ parent: string; role: Role }> {
+  const parent = await store.delegatorOf(name);
+  if (parent !== undefined) return { parent, role: (await store.authorisation(name)).role };
+  for (const node of await store.tree()) {
+    const s = (await store.targets(node.name)).signed.delegations?.succinctRoles;
+    if (s?.namePrefix === name) return { parent: node.name, role: s };
+  }
+  throw new RoleNotFoundError(`role "${name}" is not in this repository`);
+}
+
+/** The keys that may sign `name`: its delegation's, and for root N > 1 root N-1's root keys too. */
+async function candidateKeys(store: RoleStore, name: string): Promise<Map<string, Key>> {
+  const auth = await store.authorisation(name);
+  const out = new Map<string, Key>();
+  for (const id of auth.role.keyids) {
+    const k = auth.keys.get(id);
+    if (k) out.set(id, k);
+  }
+  if (name === 'root') {
+    const version = (await store.load('root')).signed.version;
+    const previous = version > 1 ? await store.rootAt(version - 1) : undefined;
+    if (previous) {
+      for (const id of previous.signed.getRole('root').keyids) {
+        const k = previous.signed.keys.get(id);
+        if (k && !out.has(id)) out.set(id, k);
+      }
+    }
+  }
+  return out;
+}
+
+async function authorisedKey(store: RoleStore, name: string, keyid: string): Promise<Key> {
+  const keys = await candidateKeys(store, name);
+  const key = keys.get(keyid);
+  if (!key) {
+    const list = [...keys.keys()].map((k) => k.slice(0, 12)).join(', ');
+    throw new KeyError(`key ${keyid.slice(0, 12)}… is not authorised to sign role "${name}" (authorised: ${list || 'none'})`);
+  }
+  return key;
+}
+
+async function signRole(store: RoleStore, round: EditRound, name: string, signer: RoleSigner): Promise<SignResult> {
+  const md = await store.load(name);
+  const data = md.signedBytes();
+  const raw = await signer.sign(data);
+  const hex = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
+  let keyid = signer.keyid;
+  if (keyid === '') {
+    const match = [...(await candidateKeys(store, name)).values()].find((k) => safeVerify(k, hex, data));
+    if (!match) throw new KeyError(`the signature from the signer command does not verify with any key authorised for role "${name}"`);
+    keyid = match.keyid;
+  } else if (!(signer instanceof InMemorySigner)) {
+    // An in-memory key signs as its own public key by construction; anything else is checked.
+    const key = await authorisedKey(store, name, keyid);
+    if (!safeVerify(key, hex, data)) throw new KeyError(`the signature by key ${keyid.slice(0, 12)}… on role "${name}" does not verify`);
+  }
+  md.signatures.set(keyid, new Signature(keyid, hex));
+  round.signed(name);
+  return { role: name, keyid, version: md.signed.version };
+}

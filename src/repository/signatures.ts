@@ -1,0 +1,68 @@
+import type { Key } from '../models/key.js';
+import type { Metadata } from '../models/metadata.js';
+import type { Root } from '../models/root.js';
+import type { Authorisation } from './role-store.js';
+
+/** How one set of authorised keys stands on a role's signatures. */
+export interface KeySignatures {
+  threshold: number;
+  /** Authorised keyids with a valid signature. */
+  valid: string[];
+  /** Authorised keyids that have not signed (or whose signature does not verify). */
+  missing: string[];
+  verified: boolean;
+}
+
+export interface SignatureStatus extends KeySignatures {
+  role: string;
+  /** Keyids of signatures that count for nothing: unknown keys, or signatures that do not verify. */
+  ignored: string[];
+  /**
+   * Root version N > 1 only: the root keys of version N-1, which must reach their own threshold
+   * too so that clients trusting N-1 accept N. `undefined` version means N-1 is not in root_history.
+   */
+  previous?: KeySignatures & { version: number; found: boolean };
+  /** Every threshold reached: the version is finished and an edit starts a new one. */
+  complete: boolean;
+}
+
+/** Counts the valid signatures on `md` from the keys `role.keyids` (one key counts once). */
+export function countSignatures(md: Metadata, keyids: string[], keys: Map<string, Key>, threshold: number, data: Uint8Array): KeySignatures {
+  const valid: string[] = [];
+  const missing: string[] = [];
+  const counted = new Set<string>();
+  for (const keyid of keyids) {
+    const key = keys.get(keyid);
+    const sig = md.signatures.get(keyid);
+    let ok = false;
+    if (key && sig && !counted.has(key.keyval.public)) {
+      try {
+        ok = key.verify(sig.sig, data);
+      } catch {
+        ok = false; // a key tufkit cannot use never counts
+      }
+      if (ok) counted.add(key.keyval.public);
+    }
+    (ok ? valid : missing).push(keyid);
+  }
+  return { threshold, valid, missing, verified: valid.length >= threshold };
+}
+
+/** The signatures of role `name` against its authorisation (and, for root, against the previous root). */
+export function signatureStatus(name: string, md: Metadata, auth: Authorisation, previousRoot?: Metadata<Root> | null): SignatureStatus {
+  const data = md.signedBytes();
+  const own = countSignatures(md, auth.role.keyids, auth.keys, auth.role.threshold, data);
+  let previous: SignatureStatus['previous'];
+  if (name === 'root' && md.signed.version > 1) {
+    const prevVersion = md.signed.version - 1;
+    if (previousRoot) {
+      const r = previousRoot.signed.getRole('root');
+      previous = { version: prevVersion, found: true, ...countSignatures(md, r.keyids, previousRoot.signed.keys, r.threshold, data) };
+    } else {
+      previous = { version: prevVersion, found: false, threshold: 1, valid: [], missing: [], verified: false };
+    }
+  }
+  const counted = new Set([...own.valid, ...(previous?.valid ?? [])]);
+  const ignored = [...md.signatures.keys()].filter((k) => !counted.has(k));
+  return { role: name, ...own, ignored, previous, complete: own.verified && (previous?.verified ?? true) };
+}

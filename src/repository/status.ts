@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import {
+  BadVersionError,
+  ExpiredMetadataError,
+  LengthOrHashMismatchError,
+  RepositoryError,
+  UnsignedMetadataError,
+} from '../errors.js';
+import { formatExpires } from '../models/fields.js';
+import type { MetaFile } from '../models/files.js';
+import type { Metadata } from '../models/metadata.js';
+import { formatRelative } from './durations.js';
+import type { RoleStore } from './role-store.js';
+import { signatureStatus, type SignatureStatus } from './signatures.js';
+
+export type ProblemKind = 'unsigned' | 'expired' | 'version' | 'hashes' | 'root-history';
+
+/** Something that stops the repository from being published. */
+export interface Problem {
+  role: string;
+  kind: ProblemKind;
+  /** One line naming the role, the file and what was expected. */
+  message: string;
+}
+
+export interface RoleStatus {
+  name: string;
+  type: 'root' | 'timestamp' | 'snapshot' | 'targets';
+  /** The role that delegates it ("root" for top-level roles). */
+  delegator: string;
+  version: number;
+  expires: Date;
+  /** Milliseconds until expiry (negative once expired). */
+  expiresInMs: number;
+  signatures: SignatureStatus;
+  problems: Problem[];
+}
+
+export interface RepositoryStatus {
+  now: Date;
+  consistentSnapshot: boolean;
+  /** Root versions that reached their thresholds (published as N.root.json). */
+  rootVersions: number[];
+  roles: RoleStatus[];
+  /** Every problem, the most fundamental first (signatures, expiry, then snapshot/timestamp consistency). */
+  problems: Problem[];
+  /** No problem: publish would succeed. */
+  ready: boolean;
+}
+
+const ORDER: ProblemKind[] = ['root-history', 'unsigned', 'expired', 'version', 'hashes'];
+
+function short(keyids: string[]): string {
+  return keyids.map((k) => `${k.slice(0, 12)}…`).join(', ');
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Why `bytes` (version `version`) do not match what `lister` says of `file`, or undefined when they do. */
+function metaMismatch(listed: MetaFile, version: number, bytes: Uint8Array, lister: string, file: string, fix: string): { kind: ProblemKind; message: string } | undefined {
+  if (listed.version !== version) {
+    return { kind: 'version', message: `${lister} lists ${file} at version ${listed.version}, but it is at version ${version} (${fix})` };
+  }
+  if (listed.length !== undefined && listed.length !== bytes.length) {
+    return { kind: 'hashes', message: `${lister} lists ${file} with ${listed.length} bytes, the file has ${bytes.length}: it changed or was signed since (${fix})` };
+  }
+  for (const [alg, hex] of Object.entries(listed.hashes ?? {})) {
+    const actual = alg === 'sha256' ? sha256(bytes) : createHash(alg).update(bytes).digest('hex');
+    if (actual !== hex.toLowerCase()) return { kind: 'hashes', message: `${lister} lists a different ${alg} hash for ${file}: it changed or was signed since (${fix})` };
+  }
+  return undefined;
+}
+
+/** Every role's version, expiry and signatures, and every reason the repository cannot be published. */
+export async function repositoryStatus(store: RoleStore, now: Date): Promise<RepositoryStatus> {
+  const tree = await store.tree();
+  const names = ['root', 'timestamp', 'snapshot', ...tree.map((n) => n.name)];
+  const roles: RoleStatus[] = [];
+  const root = await store.load('root');
+  const rootVersions = await store.rootVersions();
+
+  for (const name of names) {
+    const md: Metadata = await store.load(name);
+    const auth = await store.authorisation(name);
+    const previous = name === 'root' && md.signed.version > 1 ? await store.rootAt(md.signed.version - 1) : undefined;
+    const sig = signatureStatus(name, md, auth, previous ?? null);
+    const problems: Problem[] = [];
+    const add = (kind: ProblemKind, message: string): void => void problems.push({ role: name, kind, message });
+    const v = md.signed.version;
+    if (!sig.verified) {
+      add('unsigned', `role "${name}" version ${v}: ${sig.valid.length} of ${sig.threshold} needed signature(s) (still to sign: ${short(sig.missing) || 'no authorised key left'})`);
+    }
+    if (sig.previous && !sig.previous.found) {
+      add('root-history', `root version ${v} cannot be checked: version ${sig.previous.version} is not in metadata/root_history`);
+    } else if (sig.previous && !sig.previous.verified) {
+      add(
+        'unsigned',
+        `role "root" version ${v}: ${sig.previous.valid.length} of ${sig.previous.threshold} needed signature(s) from the root keys of version ${sig.previous.version} (still to sign: ${short(sig.previous.missing)})`,
+      );
+    }
+    if (md.signed.isExpired(now)) add('expired', `role "${name}" version ${v} expired at ${formatExpires(md.signed.expires)} (set a new expiry with tufkit expire)`);
+    roles.push({
+      name,
+      type: md.signed.type,
+      delegator: auth.delegator,
+      version: v,
+      expires: md.signed.expires,
+      expiresInMs: md.signed.expires.getTime() - now.getTime(),
+      signatures: sig,
+      problems,
+    });
+  }
+  const byName = new Map(roles.map((r) => [r.name, r]));
+  const problem = (role: string, kind: ProblemKind, message: string): void => void byName.get(role)!.problems.push({ role, kind, message });
+
+  // Root history: clients walk 1.root.json, 2.root.json, ... up to the current root.
+  const current = root.signed.version;
+  const complete = byName.get('root')!.signatures.complete;
+  const expected = complete ? current : current - 1;
+  for (let n = 1; n <= expected; n++) {
+    if (!rootVersions.includes(n)) problem('root', 'root-history', `root version ${n} is missing from metadata/root_history: clients cannot walk from it to version ${current}`);
+  }
+
+  // Snapshot must list exactly the current targets roles.
+  const snapshot = await store.load('snapshot');
+  const sv = snapshot.signed.version;
+  for (const { name } of tree) {
+    const listed = snapshot.signed.meta.get(`${name}.json`);
+    const md = await store.load(name);
+    if (!listed) {
+      problem(name, 'version', `snapshot version ${sv} does not list ${name}.json (run tufkit snapshot)`);
+      continue;
+    }
+    const m = metaMismatch(listed, md.signed.version, await store.bytes(name), `snapshot version ${sv}`, `${name}.json`, 'run tufkit snapshot');
+    if (m) problem(name, m.kind, m.message);
+  }
+  const inTree = new Set(tree.map((n) => `${n.name}.json`));
+  for (const file of snapshot.signed.meta.keys()) {
+    if (!inTree.has(file)) problem('snapshot', 'version', `snapshot version ${sv} lists ${file}, which is not a role any more (run tufkit snapshot)`);
+  }
+
+  // Timestamp must name the snapshot as it is.
+  const timestamp = await store.load('timestamp');
+  const m = metaMismatch(timestamp.signed.snapshotMeta, sv, await store.bytes('snapshot'), `timestamp version ${timestamp.signed.version}`, 'snapshot.json', 'run tufkit timestamp');
+  if (m) problem('timestamp', m.kind, m.message);
+
+  const problems = roles.flatMap((r) => r.problems).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
+  return {
+    now,
+    consistentSnapshot: root.signed.consistentSnapshot === true,
+    rootVersions,
+    roles,
+    problems,
+    ready: problems.length === 0,
+  };
+}
+
+/** The error publish throws for `p` (and how many more problems there are). */
+export function problemError(p: Problem, more: number): RepositoryError {
+  const message = `cannot publish: ${p.message}${more > 0 ? ` (and ${more} more problem(s): see tufkit status)` : ''}`;
+  switch (p.kind) {
+    case 'unsigned':
+      return new UnsignedMetadataError(message);
+    case 'expired':
+      return new ExpiredMetadataError(message);
+    case 'version':
+    case 'root-history':
+      return new BadVersionError(message);
+    case 'hashes':
+      return new LengthOrHashMismatchError(message);
+  }
+}
+
+/** "in 29d 23h" or "expired 3h ago". */
+export function describeExpiry(ms: number): string {
+  return ms > 0 ? formatRelative(ms) : `expired ${formatRelative(ms)}`;
+}
