@@ -1,3 +1,5 @@
+// Only semver's coerce is loaded: all of semver is a visible share of a fresh client's start-up.
+import coerce from 'semver/functions/coerce.js';
 import { MetadataFormatError } from '../errors.js';
 
 // Reads one JSON object field by field, checking types, and hands back the fields it was not
@@ -188,23 +190,8 @@ export const SPEC_VERSION = '1.0.34';
 
 const SPEC_MAJOR = Number(SPEC_VERSION.split('.')[0]);
 
-// What semver.coerce accepts of a MAJOR.MINOR[.PATCH] string, without loading semver (a sizeable
-// share of a fresh client's start-up): the first run of up to three dot-separated groups of at most
-// 16 digits, each then a valid semver number (no leading zero, at most 2^53 - 1).
-const COERCE = /(^|[^\d])(\d{1,16})(?:\.(\d{1,16}))?(?:\.(\d{1,16}))?(?:$|[^\d])/;
-const SEMVER_NUMBER = /^(0|[1-9]\d*)$/;
-
-function coercedMajor(s: string): number | undefined {
-  const m = COERCE.exec(s);
-  if (!m) return undefined;
-  const parts = [m[2]!, m[3] ?? '0', m[4] ?? '0'];
-  if (parts.some((p) => !SEMVER_NUMBER.test(p) || Number(p) > Number.MAX_SAFE_INTEGER)) return undefined;
-  return Number(parts[0]);
-}
-
-/** Accepts what real repositories write ("1.0", "1.0.31"); the major version must be ours. */
 export function checkSpecVersion(s: string, role: string, path: string): string {
-  const major = /^\d+\.\d+(\.\d+)?$/.test(s) ? coercedMajor(s) : undefined;
+  const major = /^\d+\.\d+(\.\d+)?$/.test(s) ? coerce(s)?.major : undefined;
   if (major === undefined) throw new MetadataFormatError(role, path, `"${s}" is not a version of the form MAJOR.MINOR[.PATCH]`);
   if (major !== SPEC_MAJOR) {
     throw new MetadataFormatError(role, path, `specification version ${s} is not supported (major version must be 1)`);
