@@ -47,18 +47,24 @@ export interface RunSummary {
 /** Splits a command line into words: whitespace separates, single or double quotes group. */
 export function splitCommand(cmd: string): string[] {
   const words: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  let m: RegExpExecArray | null;
-  let current = '';
-  let last = -1;
-  while ((m = re.exec(cmd))) {
-    const part = m[1] ?? m[2] ?? m[3] ?? '';
-    // Adjacent parts without whitespace between them form one word (e.g. --x="a b").
-    if (last === m.index && words.length > 0) current = words.pop()! + part;
-    else current = part;
-    words.push(current);
-    last = re.lastIndex;
+  let word: string | undefined;
+  let quote: string | undefined;
+  for (const c of cmd) {
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + c;
+    }
   }
+  if (quote) throw new UsageError(`unbalanced ${quote} in the client command`);
+  if (word !== undefined) words.push(word);
   if (words.length === 0) throw new UsageError('the client command is empty');
   return words;
 }
@@ -172,10 +178,11 @@ function describeOutcome(step: Step): string {
   return e.outcome;
 }
 
+/** The line of the client's output that best says why it failed: the first naming an error, else the last. */
 function lastLine(output: string): string {
   const lines = output.trim().split('\n').filter((l) => l.trim() !== '');
-  const line = lines[lines.length - 1] ?? '';
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  const line = lines.find((l) => /\b[A-Za-z]*Error\b/.test(l)) ?? lines[lines.length - 1] ?? '';
+  return line.length > 240 ? `${line.slice(0, 237)}...` : line;
 }
 
 /** Every way the state after a step differs from what the scenario says, the first one first. */

@@ -12,6 +12,8 @@ import { EXPIRED, flipped, resigned } from './helpers.js';
 
 const TS = metaPath('timestamp.json');
 const ENDLESS_LIMIT = 32 * 1024 * 1024;
+const SLOW_NOTE =
+  'Spec 1.5.2, slow retrieval: an attacker must not be able to keep a client from updating by sending data too slowly, or not at all. The server here never finishes; a client must notice the low transfer rate itself and give up. The runner kills a client step still running after its timeout (60 s by default), which fails the scenario: a client whose own limit is longer does not protect its user in practice.';
 
 export const attackScenarios: ScenarioDef[] = [
   // ---- arbitrary installation --------------------------------------------------------------
@@ -403,7 +405,7 @@ export const attackScenarios: ScenarioDef[] = [
     title: 'A server sending timestamp.json at 2 bytes a second: the client gives up instead of hanging',
     spec: ['1.5.2', '5.4.1'],
     attack: 'slow-retrieval',
-    notes: 'The runner kills a client step after its timeout (60 s by default): a client must detect the slow transfer itself before that.',
+    notes: SLOW_NOTE,
     async build(s) {
       await s.repo();
       const st = s.state({ behaviours: [{ path: '/metadata/timestamp.json', kind: 'slow', bytes_per_second: 2 }] });
@@ -417,7 +419,7 @@ export const attackScenarios: ScenarioDef[] = [
     title: 'A server that sends a target\'s headers and then nothing: the client gives up, and downloads it when it is served',
     spec: ['1.5.2', '5.7.3'],
     attack: 'slow-retrieval',
-    notes: 'The runner kills a client step after its timeout (60 s by default): a client must detect the stalled transfer itself before that.',
+    notes: SLOW_NOTE,
     async build(s) {
       const sim = await s.repo();
       const f = sim.addTarget('targets', 'app.tgz', 'eventually\n');
@@ -435,7 +437,7 @@ export const attackScenarios: ScenarioDef[] = [
     title: 'A server trickling a target at 4 bytes a second: the client gives up and stores nothing',
     spec: ['1.5.2', '5.7.3'],
     attack: 'slow-retrieval',
-    notes: 'The runner kills a client step after its timeout (60 s by default): a client must detect the slow transfer itself before that.',
+    notes: SLOW_NOTE,
     async build(s) {
       const sim = await s.repo();
       const f = sim.addTarget('targets', 'app.tgz', 'x'.repeat(4096));

@@ -39,6 +39,10 @@ const PARSER_NOTE =
   'JSON parsers disagree on such input (JSON.parse keeps the last of repeated names, others the first; some turn 1.0 into 1 or round large integers). ' +
   'Canonical JSON, which signatures are computed over, has neither repeated names nor floats, so a client must refuse the file rather than guess which reading was signed.';
 
+const VERSION_NOTE = 'Spec 4.3: VERSION is "an integer that is greater than 0". Metadata that breaks the format is refused as a whole, however it is signed.';
+const DATE_NOTE =
+  'Spec 4.2.3: expiry dates have exactly the form "YYYY-MM-DDTHH:MM:SSZ". A lenient date parser reads other strings in its own way (2100-02-30 becomes 2100-03-02, a date-only string midnight in some zone), so the expiry a client checks may not be the one that was meant.';
+
 export const formatScenarios: ScenarioDef[] = [
   // ---- unknown fields ---------------------------------------------------------------------
   {
@@ -214,9 +218,9 @@ export const formatScenarios: ScenarioDef[] = [
   }, fail('Format', 'UnsignedMetadata')),
   badTimestamp('missing-type', 'A signed timestamp without "_type" is refused', ['4.2'], (sim) => signedTimestampDoc(sim, (sg) => delete sg._type)),
   badTimestamp('version-as-string', 'A signed timestamp with "version": "1" is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.version = '1'))),
-  badTimestamp('negative-version', 'A signed timestamp with a negative version is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.version = -1))),
-  badTimestamp('expires-date-only', 'A signed timestamp with "expires": "2100-01-01" (no time) is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.expires = '2100-01-01'))),
-  badTimestamp('expires-not-a-date', 'A signed timestamp expiring on 2100-02-30 (no such day) is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.expires = '2100-02-30T00:00:00Z'))),
+  badTimestamp('negative-version', 'A signed timestamp with a negative version is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.version = -1)), fail('Format'), VERSION_NOTE),
+  badTimestamp('expires-date-only', 'A signed timestamp with "expires": "2100-01-01" (no time) is refused', ['4.2.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.expires = '2100-01-01')), fail('Format'), DATE_NOTE),
+  badTimestamp('expires-not-a-date', 'A signed timestamp expiring on 2100-02-30 (no such day) is refused', ['4.2.3'], (sim) => signedTimestampDoc(sim, (sg) => (sg.expires = '2100-02-30T00:00:00Z')), fail('Format'), DATE_NOTE),
   badTimestamp('missing-spec-version', 'A signed timestamp without "spec_version" is refused', ['4.3'], (sim) => signedTimestampDoc(sim, (sg) => delete sg.spec_version)),
   badTimestamp('invalid-utf8', 'A timestamp containing bytes that are not UTF-8 is refused', ['4.2'], (sim) => {
     const text = Buffer.from(replaced(sim.bytes('timestamp'), '"_type":"timestamp"', '"_type":"timestamp","x":"@@"'));

@@ -60,6 +60,8 @@ export const nameScenarios: ScenarioDef[] = [
       category: 'names',
       title: `A target named ${JSON.stringify(path)} is requested with each path segment percent-encoded and downloaded`,
       spec: ['4.5', '5.7.3'],
+      notes:
+        'A target path is a path, not a URL: each of its "/"-separated segments must be percent-encoded in the request, or "?" starts a query, "#" a fragment and "%41" turns into "A", and the client fetches (and fails to verify, or worse) another file than the one the metadata describes.',
       async build(s) {
         const sim = await s.repo();
         const f = sim.addTarget('targets', path, `content of ${path}\n`);

@@ -164,6 +164,7 @@ export const rootScenarios: ScenarioDef[] = [
     title: 'An expired final root is persisted (it was verified) but the refresh stops before timestamp',
     spec: ['5.3.8', '5.3.10'],
     attack: 'indefinite-freeze',
+    notes: 'Spec 5.3.10: if the final root has expired, "abort the update cycle" — before step 5.4, so timestamp.json is not even requested from a repository that may be freezing the client.',
     async build(s) {
       const sim = await s.repo();
       await sim.bumpRoot((r) => (r.expires = new Date(EXPIRED)));
@@ -178,6 +179,7 @@ export const rootScenarios: ScenarioDef[] = [
     title: 'An expired trusted root with no newer version stops the refresh before timestamp',
     spec: ['5.2', '5.3.10'],
     attack: 'indefinite-freeze',
+    notes: 'Spec 5.3.10: if the final root has expired, "abort the update cycle" — before step 5.4, so timestamp.json is not even requested.',
     async build(s) {
       const sim = await s.repo();
       sim.root.signed.expires = new Date(EXPIRED);

@@ -183,6 +183,7 @@ export const timestampScenarios: ScenarioDef[] = [
     category: 'timestamp',
     title: 'A signed timestamp with version 0 is refused: versions are integers of at least 1',
     spec: ['4.3'],
+    notes: 'Spec 4.3: VERSION is "an integer that is greater than 0". Metadata that breaks the format is refused as a whole, however it is signed.',
     async build(s) {
       const sim = await s.repo();
       const doc = parse(sim.bytes('timestamp'));
