@@ -95,7 +95,12 @@ export class Updater {
     // verification: it is answered at once, unless an earlier call is still queued or running
     // (whose outcome, a new refresh for instance, it must see).
     if (this.pending === 0 && this.trusted) {
-      const found = findInLoadedRoles(this.trusted, targetPath, this.config.maxDelegations);
+      let found: TargetFile | undefined | typeof NOT_LOADED = NOT_LOADED;
+      try {
+        found = findInLoadedRoles(this.trusted, targetPath, this.config.maxDelegations);
+      } catch {
+        // Whatever went wrong is reported by the regular path below, as a rejection.
+      }
       if (found !== NOT_LOADED) return Promise.resolve(found);
     }
     return this.exclusive(async () => {
