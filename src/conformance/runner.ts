@@ -74,14 +74,14 @@ export function splitCommand(cmd: string): string[] {
  * (tufkit, python-tuf and tuf-js name their errors so), or a few words such errors are reported with.
  */
 const ERROR_PATTERNS: Record<ErrorClass, RegExp> = {
-  UnsignedMetadata: /unsigned ?metadata|signature/i,
+  UnsignedMetadata: /unsigned|signature|signed by/i,
   BadVersion: /bad ?version|version/i,
   Expired: /expired/i,
   LengthOrHashMismatch: /length ?or ?hash|hash|length/i,
   DownloadLength: /download ?length|length|more than|too (large|long|big)/i,
   SlowRetrieval: /slow ?retrieval|slow|time(d)? ?out/i,
-  NotFound: /not ?found|not listed|404/i,
-  Format: /format|json|parse|canonical/i,
+  NotFound: /not ?found|not listed|no such|missing|no trusted|404/i,
+  Format: /format|json|parse|canonical|malformed|not defined/i,
 };
 
 // Refinements: an error class name that says something else is wrong is never a match.

@@ -1,15 +1,35 @@
 import { Metadata } from '../../models/metadata.js';
 import { Timestamp } from '../../models/timestamp.js';
-import { OK, fail, top, type ScenarioDef } from '../scenario.js';
+import type { Outcome } from '../format.js';
+import { ANY, OK, fail, top, type ScenarioDef } from '../scenario.js';
 import { metaPath, VALID } from '../sim.js';
 import { keyOf } from '../keys.js';
-import { serialize, EXPIRED, parse, resigned, signDoc, type JSONValue } from './helpers.js';
+import { edited, EXPIRED, flipSignature, parse, resigned, serialize, signDoc, type JSONValue } from './helpers.js';
 
 // Spec 5.2 and 5.3: the trusted root, the chain of new root versions, and the final root's expiry.
 
 const NEXT_ROOTS = ['/metadata/2.root.json', '/metadata/3.root.json'];
 
 export const rootScenarios: ScenarioDef[] = [
+  ...[
+    ['unsigned', 'whose signature does not verify', (b: Uint8Array) => edited(b, (d) => flipSignature(d)), fail('UnsignedMetadata', 'NotFound')],
+    ['malformed', 'without a "version"', (b: Uint8Array) => edited(b, (d) => delete (d.signed as Record<string, unknown>).version), fail('Format', 'NotFound')],
+  ].map(
+    ([slug, what, make, expect]): ScenarioDef => ({
+      name: `root-initial-${slug as string}`,
+      category: 'root',
+      title: `A client initialised with a root ${what as string} refuses to refresh, without making any request`,
+      spec: ['5.2'],
+      notes: 'The trusted root is loaded and checked before anything is fetched (spec 5.2). Refusing it already at init is fine too (the init step accepts either outcome).',
+      async build(s) {
+        const sim = await s.repo();
+        const st = s.state();
+        s.setInitialRoot((make as (b: Uint8Array) => Uint8Array)(sim.bytes('root', 1)));
+        s.init(ANY);
+        s.refresh(st, expect as Outcome, { timestamp: null, snapshot: null, targets: null }, { noFileCount: true, requests: { exact: [] } });
+      },
+    }),
+  ),
   {
     name: 'root-rotation',
     category: 'root',
