@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RoleNotFoundError, UsageError } from '../src/errors.js';
 import { matchesPathPattern } from '../src/models/role.js';
-import { parseExpires } from '../src/models/fields.js';
+import { formatExpires, parseExpires } from '../src/models/fields.js';
 import { expiryAfter, parseDuration } from '../src/repository/durations.js';
 import type { Repository, SignResult } from '../src/repository/repository.js';
 import type { SignatureStatus } from '../src/repository/signatures.js';
@@ -95,7 +95,7 @@ export function registerSignCommands(program: Command): void {
         const repo = await openRepository(dir);
         await repo.setExpiry(role, expires);
         const md = await repo.load(role);
-        output(opts.json, { role, version: md.signed.version, expires: md.signed.expires }, () => `role "${role}" version ${md.signed.version} now expires ${md.signed.expires.toISOString()} (sign it again)\n`);
+        output(opts.json, { role, version: md.signed.version, expires: md.signed.expires }, () => `role "${role}" version ${md.signed.version} now expires ${formatExpires(md.signed.expires)} (sign it again)\n`);
       }),
     );
 

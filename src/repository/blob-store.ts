@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir } from '../client/atomic-file.js';
 import type { RepoLayout } from './layout.js';
 import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
 
 const TEMP_PREFIX = '.tufkit-tmp-';
+
+/** A node:fs callback call as a promise. */
+function call<T>(fn: (cb: (e: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
+}
 
 function isErrno(e: unknown, code: string): boolean {
   return e instanceof Error && 'code' in e && e.code === code;
@@ -18,6 +24,9 @@ function isErrno(e: unknown, code: string): boolean {
  */
 export class BlobStore {
   private readonly madeDirs = new Set<string>();
+  /** Temp names: one random prefix per store, then a counter (no random bytes per file). */
+  private readonly tempPrefix = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
+  private tempCounter = 0;
   private readonly dirtyDirs = new Set<string>();
   /** Blobs and folders created since the last flush(), removed again by rollback(). */
   private createdBlobs: string[] = [];
@@ -48,18 +57,20 @@ export class BlobStore {
    */
   async add(file: string, algorithms: string[], buffer: Buffer = Buffer.allocUnsafe(CHUNK)): Promise<{ digest: FileDigest; created: boolean }> {
     await this.ensureDir(this.layout.blobsDir);
-    const temp = join(this.layout.blobsDir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-    let handle: FileHandle | undefined = await open(temp, 'wx', 0o644);
+    const temp = join(this.layout.blobsDir, `${this.tempPrefix}${this.tempCounter++}`);
+    // Bare descriptors and callbacks, as in hashFile: this runs once per target.
+    let fd: number | undefined = await call<number>((cb) => fs.open(temp, 'wx', 0o644, cb));
     try {
-      const out = handle;
+      const out = fd;
       const digest = await hashFile(file, algorithms, async (chunk) => {
-        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+        for (let off = 0; off < chunk.length; ) off += await call<number>((cb) => fs.write(out, chunk, off, chunk.length - off, null, cb));
       }, buffer);
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
-      const dest = this.path(digest.hashes[this.algorithm]!);
-      if (await this.has(digest.hashes[this.algorithm]!)) {
+      await call<void>((cb) => fs.fsync(out, cb));
+      await call<void>((cb) => fs.close(out, cb));
+      fd = undefined;
+      const hex = digest.hashes[this.algorithm]!;
+      const dest = this.path(hex);
+      if (await this.has(hex)) {
         await unlink(temp);
         return { digest, created: false };
       }
@@ -69,7 +80,7 @@ export class BlobStore {
       this.dirtyDirs.add(dirname(dest));
       return { digest, created: true };
     } catch (e) {
-      await handle?.close().catch(() => undefined);
+      if (fd !== undefined) fs.close(fd, () => undefined);
       await unlink(temp).catch(() => undefined);
       throw e;
     }

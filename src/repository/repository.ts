@@ -298,16 +298,6 @@ export class Repository {
       seen.add(t.path);
     }
     if (opts.custom !== undefined) canonicalBytes(opts.custom, 'custom');
-    await mapLimit(inputs, 32, async (t) => {
-      let s;
-      try {
-        s = await stat(t.file);
-      } catch (e) {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new UsageError(`target file "${t.file}" does not exist`);
-        throw e;
-      }
-      if (!s.isFile()) throw new UsageError(`target file "${t.file}" is not a regular file`);
-    });
 
     return this.mutate(async ({ round, store, blobs }) => {
       const base = opts.role ?? 'targets';
@@ -326,8 +316,14 @@ export class Repository {
         try {
           return (await blobs.add(t.file, algorithms, buf)).digest;
         } catch (e) {
-          if (isErrno(e, 'ENOENT')) throw new UsageError(`target file "${t.file}" does not exist`);
+          // A missing or unreadable file is found here, not by a stat of every file beforehand
+          // (100,000 more system calls); the contents stored so far are removed on the way out.
+          if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new UsageError(`target file "${t.file}" does not exist`);
+          if (isErrno(e, 'EISDIR')) throw new UsageError(`target file "${t.file}" is a folder, not a file`);
+          if (isErrno(e, 'EACCES', 'EPERM')) throw new UsageError(`target file "${t.file}" cannot be read (permission denied)`);
           throw e;
+        } finally {
+          buffers.push(buf);
         }
       });
       const added: AddedTarget[] = [];
@@ -356,9 +352,11 @@ export class Repository {
       for (const path of paths) {
         if (opts.role !== undefined) {
           await store.checkExists(opts.role);
-          const md = await store.targets(opts.role);
-          if (!md.signed.targets.has(path)) throw new UsageError(`target "${path}" is not listed by role "${opts.role}"`);
-          plan.push({ path, role: opts.role });
+          // As for adding: a role delegating to hash bins stands for the bin of the path.
+          const succinct = (await store.targets(opts.role)).signed.delegations?.succinctRoles;
+          const role = succinct ? succinct.getRoleForTarget(path) : opts.role;
+          if (!(await store.targets(role)).signed.targets.has(path)) throw new UsageError(`target "${path}" is not listed by role "${role}"`);
+          plan.push({ path, role });
           continue;
         }
         listing ??= await targetListing(store);

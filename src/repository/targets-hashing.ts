@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { close, fstat, open as fsOpen, read } from 'node:fs';
 
 // Target files are read once, in bounded chunks, and every configured hash algorithm (and, when
 // adding to the repository, the copy into the blob store) is fed from the same chunk: a file of
@@ -25,14 +25,17 @@ export async function hashFile(
   buffer: Buffer = Buffer.allocUnsafe(CHUNK),
 ): Promise<FileDigest> {
   const hashers: Hash[] = algorithms.map((a) => createHash(a));
-  const handle = await open(file, 'r');
+  // The callback API on a bare descriptor: with 100,000 small files, FileHandle objects and their
+  // promise plumbing cost a third of the time.
+  const fd = await new Promise<number>((resolve, reject) => fsOpen(file, 'r', (e, v) => (e ? reject(e) : resolve(v))));
   let length = 0;
   try {
     // Reads the size fstat gives (a small file is then one read, as readFile does it); hash and
     // copy see exactly the same bytes even if the file changes meanwhile.
-    const size = (await handle.stat()).size;
+    const size = await new Promise<number>((resolve, reject) => fstat(fd, (e, st) => (e ? reject(e) : resolve(st.size))));
     while (length < size) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - length), null);
+      const want = Math.min(buffer.length, size - length);
+      const bytesRead = await new Promise<number>((resolve, reject) => read(fd, buffer, 0, want, length, (e, n) => (e ? reject(e) : resolve(n))));
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       for (const h of hashers) h.update(chunk);
@@ -40,7 +43,7 @@ export async function hashFile(
       length += bytesRead;
     }
   } finally {
-    await handle.close();
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
   const hashes: Record<string, string> = {};
   algorithms.forEach((a, i) => (hashes[a] = hashers[i]!.digest('hex')));

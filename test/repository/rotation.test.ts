@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,5 +170,24 @@ describe('root rotation through the CLI', { timeout: 20_000 }, () => {
     expect((e as Error).constructor.name).toBe('UnsignedMetadataError'); // tuf-js's own class
     expect(String(e)).toMatch(/root was signed by 0\/3 keys/);
     for (const c of clients) expect(await trustedRootVersion(c), c.name).toBe(3);
+  });
+});
+
+describe('delegated keys through the CLI', { timeout: 20_000 }, () => {
+  it('adds and removes a delegated role\'s keys in one new version of its delegator, then removes the delegation', async () => {
+    const targetsVersion = async (): Promise<number> => Metadata.fromBytes(await readFile(path.join(repoDir(), 'metadata/targets.json')), 'targets').signed.version;
+    const v = await targetsVersion();
+    await run(['delegate', 'repo', '--from', 'targets', '--to', 'dev', '--key', 'keys/E.pub', '--threshold', '1', '--paths', 'dev/*']);
+    expect(await targetsVersion()).toBe(v + 1);
+    const added = JSON.parse(await run(['delegate', 'add-key', 'repo', '--to', 'dev', '--key', 'keys/F.pub', '--threshold', '2', '--json'])) as { keyids: string[]; threshold: number };
+    expect(added).toMatchObject({ keyids: [signers.E.keyid, signers.F.keyid], threshold: 2 });
+    await run(['delegate', 'remove-key', 'repo', '--to', 'dev', '--keyid', signers.E.keyid, '--threshold', '1']);
+    expect(await targetsVersion()).toBe(v + 1); // one round, one version
+    const t = Metadata.fromBytes(await readFile(path.join(repoDir(), 'metadata/targets.json')), 'targets').signed;
+    expect(t.delegations!.roles!.get('dev')!.keyids).toEqual([signers.F.keyid]);
+    expect([...t.delegations!.keys.keys()]).toEqual([signers.F.keyid]);
+    const removed = JSON.parse(await run(['delegate', 'remove', 'repo', '--from', 'targets', '--to', 'dev', '--json'])) as { removed: string[] };
+    expect(removed.removed).toEqual(['dev']);
+    expect(existsSync(path.join(repoDir(), 'metadata/dev.json'))).toBe(false);
   });
 });
