@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
+import { cp, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/client.js';
 
 // `tufkit conformance run --client "tufkit client"` over every committed scenario. It is the
@@ -9,7 +10,11 @@ import { ensureBuilt } from '../helpers/client.js';
 // concurrently; the slow-retrieval ones wait for the client's own timeouts (about 10 s) meanwhile.
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-const cli = path.join(repoRoot, 'dist/cli/tufkit.js');
+// The run takes minutes; a rebuild of dist/ meanwhile (another test file, another shell) would
+// hand half-written modules to the clients it starts. They run from a private copy instead, under
+// the repository so that node_modules resolves.
+const copy = path.join(repoRoot, 'node_modules/.cache/tufkit-conformance', String(process.pid));
+const cli = path.join(copy, 'dist/cli/tufkit.js');
 
 interface Summary {
   passed: number;
@@ -28,7 +33,14 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-beforeAll(ensureBuilt, 120_000);
+beforeAll(async () => {
+  ensureBuilt();
+  await cp(path.join(repoRoot, 'dist'), path.join(copy, 'dist'), { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await rm(copy, { recursive: true, force: true });
+});
 
 describe('tufkit client against the conformance vectors', () => {
   it('passes every scenario, failing each attack for the expected reason', async () => {
