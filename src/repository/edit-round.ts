@@ -36,7 +36,8 @@ export class EditRound {
   private readonly touched = new Map<string, Touched>();
   private readonly created = new Set<string>();
   private readonly deleted = new Set<string>();
-  private readonly resigned = new Set<string>();
+  /** Roles whose signatures changed, with their file bytes when the signer already built them. */
+  private readonly resigned = new Map<string, Uint8Array | undefined>();
   private settled = false;
   settingsChanged = false;
   /** Blob digests a removed or replaced target named: deleted after the write if no target names them. */
@@ -52,6 +53,7 @@ export class EditRound {
   async edit(name: string): Promise<Metadata> {
     if (this.settled) throw new UsageError('internal: edit after the round was settled');
     if (this.deleted.has(name)) throw new UsageError(`role "${name}" is being removed`);
+    if (this.resigned.has(name)) this.resigned.set(name, undefined); // bytes built before this edit are stale
     if (!this.touched.has(name) && !this.created.has(name)) {
       const original = await this.store.pristine(name);
       const wasComplete = await this.isComplete(name, original);
@@ -109,9 +111,9 @@ export class EditRound {
     if (t) t.explicitExpiry = true;
   }
 
-  /** A role whose signatures (not its signed part) changed. */
-  signed(name: string): void {
-    this.resigned.add(name);
+  /** A role whose signatures (not its signed part) changed; `bytes` is its file, if already built. */
+  signed(name: string, bytes?: Uint8Array): void {
+    this.resigned.set(name, bytes);
   }
 
   /** Whether role `name` (as `md`) reaches every threshold, judged by its delegator before this round. */
@@ -152,7 +154,7 @@ export class EditRound {
   /** Every file to write or delete, with its bytes computed (nothing is written yet). */
   async plan(): Promise<PlannedWrite[]> {
     await this.settle();
-    const names = new Set([...this.created, ...this.touched.keys(), ...this.resigned]);
+    const names = new Set([...this.created, ...this.touched.keys(), ...this.resigned.keys()]);
     for (const d of this.deleted) names.delete(d);
     // Children before the roles that delegate them, snapshot and timestamp last: a crash between
     // two writes leaves at worst roles nobody lists yet.
@@ -161,7 +163,7 @@ export class EditRound {
     const out: PlannedWrite[] = [];
     for (const name of ordered) {
       const md = await this.store.load(name);
-      const bytes = md.toBytes();
+      const bytes = this.resigned.get(name) ?? md.toBytes();
       const w: PlannedWrite = { role: name, bytes };
       if (name === 'root') {
         const previous = md.signed.version > 1 ? await this.store.rootAt(md.signed.version - 1) : undefined;

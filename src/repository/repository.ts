@@ -674,6 +674,15 @@ async function unreferenced(store: RoleStore, algorithm: string, candidates: Set
   return [...left];
 }
 
+/**
+ * What `md.toBytes()` returns, reusing the `signed` JSON already built (and found encodable) for
+ * signing. A test checks the two stay the same.
+ */
+export function fileBytes(md: Metadata, signedJson: Record<string, unknown>): Uint8Array {
+  const json = { ...md.unrecognized, signatures: [...md.signatures.values()].map((s) => s.toJSON()), signed: signedJson };
+  return Buffer.from(JSON.stringify(json), 'utf8');
+}
+
 /** Whether `key` verifies the signature (false, not an exception, for a key tufkit cannot use). */
 function safeVerify(key: Key, sigHex: string, data: Uint8Array): boolean {
   try {
@@ -790,7 +799,9 @@ async function authorisedKey(store: RoleStore, name: string, keyid: string): Pro
 
 async function signRole(store: RoleStore, round: EditRound, name: string, signer: RoleSigner): Promise<SignResult> {
   const md = await store.load(name);
-  const data = md.signedBytes();
+  // One encoding of `signed` serves both the signature and the file (1,024 bins are signed at once).
+  const signedJson = md.signed.toJSON();
+  const data = canonicalBytes(signedJson, 'signed');
   const raw = await signer.sign(data);
   const hex = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
   let keyid = signer.keyid;
@@ -804,6 +815,6 @@ async function signRole(store: RoleStore, round: EditRound, name: string, signer
     if (!safeVerify(key, hex, data)) throw new KeyError(`the signature by key ${keyid.slice(0, 12)}… on role "${name}" does not verify`);
   }
   md.signatures.set(keyid, new Signature(keyid, hex));
-  round.signed(name);
+  round.signed(name, fileBytes(md, signedJson));
   return { role: name, keyid, version: md.signed.version };
 }

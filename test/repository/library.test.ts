@@ -120,6 +120,8 @@ describe('version rounds', () => {
     const root = Metadata.fromBytes(await readFile(path.join(dir, 'metadata/root.json')), 'root');
     expect(Buffer.from(root.signedBytes())).toEqual(Buffer.from(before));
     expect([...root.signatures.keys()]).toEqual([R1.keyid]);
+    // The signer writes the file itself (one encoding for signature and file): exactly toBytes().
+    expect(Buffer.from(root.toBytes()).equals(await readFile(path.join(dir, 'metadata/root.json')))).toBe(true);
     expect(existsSync(path.join(dir, 'metadata/root_history/1.root.json'))).toBe(false); // not finished
     await repo.sign('root', R2);
     expect(existsSync(path.join(dir, 'metadata/root_history/1.root.json'))).toBe(true);
