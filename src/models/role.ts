@@ -47,9 +47,9 @@ function segmentRegExp(segment: string): string {
       let body = segment.slice(i + 1, close);
       const negate = body.startsWith('!');
       if (negate) body = body.slice(1);
-      out += (negate ? '[^/' : '[') + body.replace(/[\\\]\[^]/g, '\\$&') + ']';
+      out += (negate ? '[^/' : '[') + body.replace(/[\\\][^]/g, '\\$&') + ']';
       i = close;
-    } else out += c.replace(/[.+^${}()|\\\]\[*?]/g, '\\$&');
+    } else out += c.replace(/[.+^${}()|\\\][*?]/g, '\\$&');
   }
   return out;
 }
