@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { DownloadError, DownloadHTTPError, DownloadLengthMismatchError, SlowRetrievalError, TufError } from '../errors.js';
 import { DEFAULT_CONFIG } from './config.js';
 
@@ -178,6 +178,9 @@ export class HttpFetcher implements Fetcher {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
     try {
+      // undici is loaded on first use: a CLI run or an offline updater that fetches nothing skips its
+      // start-up cost (about a third of a fresh client process).
+      const { request } = await import('undici');
       return await request(url, {
         method: 'GET',
         dispatcher: this.dispatcher,
