@@ -22,6 +22,8 @@ const HIGH_UNIT = /[\ud800-\uffff]/;
 class Writer {
   buf: Buffer;
   pos = 0;
+  /** Object members written (strict JSON parsing uses it to rule out repeated names). */
+  members = 0;
 
   constructor(initial: number) {
     this.buf = Buffer.allocUnsafe(initial);
@@ -145,8 +147,10 @@ class Writer {
     this.enter();
     if (!isPlainObject(o)) throw new Unencodable();
     const start = this.pos;
+    const startMembers = this.members;
     const keys = Object.keys(o);
     const n = keys.length;
+    this.members += n;
     if (byCodePoint) keys.sort(compareCodePoints);
     else if (!isSorted(keys)) keys.sort();
     const rec = o as Record<string, unknown>;
@@ -158,6 +162,7 @@ class Writer {
       // >= U+D800; in that rare case rewrite this object sorted by code point.
       if (this.string(k) && !byCodePoint && n > 1) {
         this.pos = start;
+        this.members = startMembers;
         this.depth--;
         this.object(o, true);
         return;
@@ -256,6 +261,12 @@ function encode(value: unknown, field: string, sizeHint: number): Writer {
 export function canonicalBytes(value: unknown, field = '', sizeHint = 4096): Uint8Array {
   const w = encode(value, field, Math.max(64, sizeHint));
   return w.buf.subarray(0, w.pos);
+}
+
+/** canonicalBytes, plus how many object members `value` holds (counted on the way). */
+export function canonicalBytesCountingMembers(value: unknown, field = '', sizeHint = 4096): { bytes: Uint8Array; members: number } {
+  const w = encode(value, field, Math.max(64, sizeHint));
+  return { bytes: w.buf.subarray(0, w.pos), members: w.members };
 }
 
 /** The canonical JSON text of `value`. */

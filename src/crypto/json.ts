@@ -68,15 +68,16 @@ function scan(text: string): ScanResult {
   return { separators, suspiciousNumbers, maxDepth };
 }
 
-function countMembers(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return 0;
+/** Object members in the tree `v`, leaving out the subtree `skip` (counted elsewhere). */
+export function countMembers(v: unknown, skip?: unknown): number {
+  if (typeof v !== 'object' || v === null || v === skip) return 0;
   let n = 0;
   if (Array.isArray(v)) {
-    for (const x of v) n += countMembers(x);
+    for (const x of v) n += countMembers(x, skip);
     return n;
   }
   const rec = v as Record<string, unknown>;
-  for (const k in rec) n += 1 + countMembers(rec[k]);
+  for (const k in rec) n += 1 + countMembers(rec[k], skip);
   return n;
 }
 
@@ -137,11 +138,21 @@ function explain(text: string, role: string): MetadataFormatError | undefined {
   return undefined;
 }
 
+/** JSON parsed with every strict check but the one for repeated names (see checkMemberCount). */
+export interface ParsedJSON {
+  value: unknown;
+  text: string;
+  /** Name separators (`:` outside strings): exactly one per object member of the text. */
+  separators: number;
+  role: string;
+}
+
 /**
- * Parses UTF-8 JSON bytes as signed metadata must be parsed: valid UTF-8, no repeated member
- * names, integers only (within 2^53). `role` names the file in error messages.
+ * Parses UTF-8 JSON bytes with every strict rule except repeated names, which the caller MUST then
+ * check with checkMemberCount: counting members is a walk of the whole tree, and a caller that
+ * walks it anyway (the canonical encoder, to verify signatures) can count them on the way.
  */
-export function parseStrictJSON(bytes: Uint8Array, role = ''): unknown {
+export function parseJSONCountingMembers(bytes: Uint8Array, role = ''): ParsedJSON {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -156,11 +167,25 @@ export function parseStrictJSON(bytes: Uint8Array, role = ''): unknown {
   }
   const { separators, suspiciousNumbers, maxDepth } = scan(text);
   if (maxDepth > MAX_DEPTH) throw new MetadataFormatError(role, '', `JSON is nested ${maxDepth} levels deep, more than ${MAX_DEPTH}`);
-  const repeatedName = separators !== countMembers(value);
-  if (suspiciousNumbers || repeatedName) {
+  if (suspiciousNumbers) {
     const problem = explain(text, role);
     if (problem) throw problem;
-    if (repeatedName) throw new MetadataFormatError(role, '', 'a member name appears more than once in one object');
   }
-  return value;
+  return { value, text, separators, role };
+}
+
+/** Throws unless the parsed tree has as many members as the text has separators (no repeated name). */
+export function checkMemberCount(parsed: ParsedJSON, members: number): void {
+  if (parsed.separators === members) return;
+  throw explain(parsed.text, parsed.role) ?? new MetadataFormatError(parsed.role, '', 'a member name appears more than once in one object');
+}
+
+/**
+ * Parses UTF-8 JSON bytes as signed metadata must be parsed: valid UTF-8, no repeated member
+ * names, integers only (within 2^53). `role` names the file in error messages.
+ */
+export function parseStrictJSON(bytes: Uint8Array, role = ''): unknown {
+  const parsed = parseJSONCountingMembers(bytes, role);
+  checkMemberCount(parsed, countMembers(parsed.value));
+  return parsed.value;
 }

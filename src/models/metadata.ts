@@ -1,5 +1,5 @@
-import { canonicalBytes } from '../crypto/canonical.js';
-import { parseStrictJSON } from '../crypto/json.js';
+import { canonicalBytes, canonicalBytesCountingMembers } from '../crypto/canonical.js';
+import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON } from '../crypto/json.js';
 import type { Signer } from '../crypto/signer.js';
 import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { describe, FieldReader, type JSONObject } from './fields.js';
@@ -41,6 +41,10 @@ export interface VerificationResult {
   /** Authorised keyids without one. */
   unsigned: Set<string>;
   verified: boolean;
+}
+
+function isJSONObject(v: unknown): v is JSONObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const PARSERS: { [K in SignedType]: (v: unknown, role?: string) => SignedOf<K> } = {
@@ -106,12 +110,19 @@ export class Metadata<T extends AnySigned = AnySigned> {
     type: K,
     role?: string,
   ): { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array } {
-    const value = parseStrictJSON(bytes, role ?? type);
-    const metadata = Metadata.fromJSON(value, type, role);
-    // fromJSON checked that value.signed is an object. A file spends at least as many bytes on
-    // `signed` as its canonical form takes, so the encoder's buffer never has to grow.
-    const signedBytes = canonicalBytes((value as JSONObject).signed, 'signed', bytes.length);
-    return { metadata, signedBytes };
+    const parsed = parseJSONCountingMembers(bytes, role ?? type);
+    const value = parsed.value;
+    const signed = isJSONObject(value) ? value.signed : undefined;
+    if (!isJSONObject(signed)) {
+      checkMemberCount(parsed, countMembers(value));
+      return { metadata: Metadata.fromJSON(value, type, role), signedBytes: canonicalBytes(signed, 'signed') };
+    }
+    // The encoder visits every member of `signed` anyway: its count, plus the members outside
+    // `signed`, rules out repeated names without a second walk of a large role. A file spends at
+    // least as many bytes on `signed` as its canonical form takes, so the buffer never regrows.
+    const { bytes: signedBytes, members } = canonicalBytesCountingMembers(signed, 'signed', bytes.length);
+    checkMemberCount(parsed, members + countMembers(value, signed));
+    return { metadata: Metadata.fromJSON(value, type, role), signedBytes };
   }
 
   toJSON(): JSONObject {
