@@ -29,12 +29,14 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replaces `path` with `data` so that a crash at any moment leaves either the old or the new file:
  * temp file in the same folder, write, fsync, rename over `path`, fsync the folder. `data` may be
  * a stream of chunks; `beforeCommit` runs once everything is written and may throw to abandon the
- * write (the old file is then untouched and the temp file removed).
+ * write (the old file is then untouched and the temp file removed). `syncDir: false` leaves the
+ * folder fsync to a caller that replaces many files in it (see writeFilesAtomic).
  */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | AsyncIterable<Uint8Array>,
   beforeCommit?: () => void | Promise<void>,
+  { syncDir = true }: { syncDir?: boolean } = {},
 ): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `${TEMP_PREFIX}${basename(path).slice(0, 100)}-${randomBytes(6).toString('hex')}`);
@@ -56,7 +58,7 @@ export async function writeFileAtomic(
     await unlink(temp).catch(() => undefined);
     throw e;
   }
-  await fsyncDir(dir);
+  if (syncDir) await fsyncDir(dir);
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
