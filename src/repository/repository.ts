@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { readFileCapped, removeFile, writeFileAtomic } from '../client/atomic-file.js';
 import { DirLock } from '../client/lock.js';
 import { canonicalBytes } from '../crypto/canonical.js';
+import { bytesToHex, digest } from '../crypto/hash.js';
 import { InMemorySigner, type Signer } from '../crypto/signer.js';
 import { KeyError, RoleNotFoundError, StorageError, TufError, UsageError } from '../errors.js';
 import { Delegations } from '../models/delegations.js';
@@ -92,10 +92,6 @@ export interface SignResult {
 
 /** Anything that signs: a Signer, or an ExternalSigner whose key is found from its signature (empty keyid). */
 export type RoleSigner = Pick<Signer, 'keyid' | 'sign'>;
-
-function hexSha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(String(e.code));
@@ -289,7 +285,7 @@ export class Repository {
    */
   async addTargets(inputs: TargetInput[], opts: AddTargetsOptions = {}): Promise<AddedTarget[]> {
     const algorithms = this.settings.targetHashes;
-    const longest = Math.max(...algorithms.map((a) => createHash(a).update('').digest('hex').length));
+    const longest = Math.max(...algorithms.map((a) => digest(a, new Uint8Array()).length * 2));
     if (inputs.length === 0) throw new UsageError('no target files given');
     const seen = new Set<string>();
     for (const t of inputs) {
@@ -710,7 +706,7 @@ function pruneKeys(d: Delegations): void {
 }
 
 function metaFor(version: number, bytes: Uint8Array, withHashes: boolean): MetaFile {
-  return withHashes ? new MetaFile(version, bytes.length, { sha256: hexSha256(bytes) }) : new MetaFile(version);
+  return withHashes ? new MetaFile(version, bytes.length, { sha256: bytesToHex(digest('sha256', bytes)) }) : new MetaFile(version);
 }
 
 async function readSettings(layout: RepoLayout): Promise<RepoSettings> {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   BadVersionError,
   ExpiredMetadataError,
@@ -54,10 +53,6 @@ function short(keyids: string[]): string {
   return keyids.map((k) => `${k.slice(0, 12)}…`).join(', ');
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** Why `bytes` (version `version`) do not match what `lister` says of `file`, or undefined when they do. */
 function metaMismatch(listed: MetaFile, version: number, bytes: Uint8Array, lister: string, file: string, fix: string): { kind: ProblemKind; message: string } | undefined {
   if (listed.version !== version) {
@@ -66,9 +61,11 @@ function metaMismatch(listed: MetaFile, version: number, bytes: Uint8Array, list
   if (listed.length !== undefined && listed.length !== bytes.length) {
     return { kind: 'hashes', message: `${lister} lists ${file} with ${listed.length} bytes, the file has ${bytes.length}: it changed or was signed since (${fix})` };
   }
-  for (const [alg, hex] of Object.entries(listed.hashes ?? {})) {
-    const actual = alg === 'sha256' ? sha256(bytes) : createHash(alg).update(bytes).digest('hex');
-    if (actual !== hex.toLowerCase()) return { kind: 'hashes', message: `${lister} lists a different ${alg} hash for ${file}: it changed or was signed since (${fix})` };
+  try {
+    listed.verifyLengthAndHashes(bytes, file);
+  } catch (e) {
+    if (!(e instanceof LengthOrHashMismatchError)) throw e;
+    return { kind: 'hashes', message: `${lister} lists a different hash for ${file}: it changed or was signed since (${fix})` };
   }
   return undefined;
 }
