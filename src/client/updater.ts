@@ -367,7 +367,7 @@ function* delegationWalk(
     const [role, delegator] = toVisit.pop()!;
     if (visited.has(role)) continue;
     const md = yield [role, delegator];
-    const found = md.signed.targets.get(targetPath);
+    const found = md.signed.getTarget(targetPath);
     if (found) return found;
     visited.add(role);
     budget--;

@@ -152,6 +152,7 @@ class Writer {
     const n = keys.length;
     this.members += n;
     if (byCodePoint) keys.sort(compareCodePoints);
+    else if (n <= SMALL_OBJECT) insertionSort(keys);
     else if (!isSorted(keys)) keys.sort();
     const rec = o as Record<string, unknown>;
     this.byte(0x7b);
@@ -172,6 +173,19 @@ class Writer {
     }
     this.byte(0x7d);
     this.depth--;
+  }
+}
+
+/** Objects with at most this many members are sorted in place here: cheaper than a sort() call. */
+const SMALL_OBJECT = 8;
+
+/** Sorts a few keys by UTF-16 code units, as sort() does (most target entries arrive out of order). */
+function insertionSort(keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > k; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = k;
   }
 }
 
