@@ -8,4 +8,4 @@ export { Root, TOP_LEVEL_ROLES, type TopLevelRole } from './root.js';
 export { Timestamp } from './timestamp.js';
 export { Snapshot } from './snapshot.js';
 export { Targets } from './targets.js';
-export { Metadata, Signature, type AnySigned, type SignedType, type VerificationResult } from './metadata.js';
+export { Metadata, metadataFileBytes, Signature, type AnySigned, type SignedType, type VerificationResult } from './metadata.js';

@@ -1,4 +1,5 @@
 import { canonicalBytes, canonicalBytesCountingMembers } from '../crypto/canonical.js';
+import { canonicalSignedSpan } from '../crypto/canonical-span.js';
 import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON } from '../crypto/json.js';
 import type { Signer } from '../crypto/signer.js';
 import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
@@ -117,6 +118,13 @@ export class Metadata<T extends AnySigned = AnySigned> {
       checkMemberCount(parsed, countMembers(value));
       return { metadata: Metadata.fromJSON(value, type, role), signedBytes: canonicalBytes(signed, 'signed') };
     }
+    // Written in canonical form already (as tufkit writes it): the file holds the signed bytes.
+    // An all-ASCII text has the same offsets as the bytes.
+    const span = bytes.length === parsed.text.length ? canonicalSignedSpan(parsed.text) : undefined;
+    if (span) {
+      checkMemberCount(parsed, span.members + countMembers(value, signed));
+      return { metadata: Metadata.fromJSON(value, type, role), signedBytes: bytes.subarray(span.start, span.end) };
+    }
     // The encoder visits every member of `signed` anyway: its count, plus the members outside
     // `signed`, rules out repeated names without a second walk of a large role. A file spends at
     // least as many bytes on `signed` as its canonical form takes, so the buffer never regrows.
@@ -133,14 +141,11 @@ export class Metadata<T extends AnySigned = AnySigned> {
     };
   }
 
-  /**
-   * The file as tufkit writes it: plain JSON (canonical JSON cannot be the file format: it writes
-   * control characters such as the newlines of PEM keys raw, which JSON parsers reject).
-   */
+  /** The file as tufkit writes it (see metadataFileBytes). */
   toBytes(): Uint8Array {
-    const json = this.toJSON();
-    canonicalBytes(json.signed, 'signed'); // refuse to write what could never be signed or verified
-    return Buffer.from(JSON.stringify(json), 'utf8');
+    const signedJson = this.signed.toJSON();
+    // Encoding first also refuses to write what could never be signed or verified.
+    return metadataFileBytes(this, canonicalBytes(signedJson, 'signed'), signedJson);
   }
 
   /** The canonical bytes of `signed`: what every signature is over. */
@@ -208,4 +213,22 @@ export class Metadata<T extends AnySigned = AnySigned> {
       );
     }
   }
+}
+
+/**
+ * The file of `md`, whose `signed` is `signedJson` with canonical bytes `signedBytes`: the members
+ * around `signed` as plain JSON, and `signed` exactly in its canonical form, so that a client finds
+ * the bytes the signatures cover in the file instead of re-encoding it (crypto/canonical-span.ts).
+ * Canonical JSON writes control characters raw, which JSON parsers refuse: a `signed` holding one
+ * (the newlines of a PEM key) is written as plain JSON instead.
+ */
+export function metadataFileBytes(md: Metadata, signedBytes: Uint8Array, signedJson: unknown): Uint8Array {
+  const around = JSON.stringify({ ...md.unrecognized, signatures: [...md.signatures.values()].map((s) => s.toJSON()) });
+  const signed = hasControlByte(signedBytes) ? Buffer.from(JSON.stringify(signedJson), 'utf8') : signedBytes;
+  return Buffer.concat([Buffer.from(`${around.slice(0, -1)},"signed":`, 'utf8'), signed, Buffer.from('}')]);
+}
+
+function hasControlByte(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! < 0x20) return true;
+  return false;
 }

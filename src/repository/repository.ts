@@ -9,7 +9,7 @@ import { Delegations } from '../models/delegations.js';
 import { formatExpires } from '../models/fields.js';
 import { MetaFile, TargetFile } from '../models/files.js';
 import type { Key } from '../models/key.js';
-import { Metadata, Signature } from '../models/metadata.js';
+import { Metadata, metadataFileBytes, Signature } from '../models/metadata.js';
 import { DelegatedRole, Role, SuccinctRoles } from '../models/role.js';
 import { Root, TOP_LEVEL_ROLES, type TopLevelRole } from '../models/root.js';
 import { Snapshot } from '../models/snapshot.js';
@@ -670,15 +670,6 @@ async function unreferenced(store: RoleStore, algorithm: string, candidates: Set
   return [...left];
 }
 
-/**
- * What `md.toBytes()` returns, reusing the `signed` JSON already built (and found encodable) for
- * signing. A test checks the two stay the same.
- */
-export function fileBytes(md: Metadata, signedJson: Record<string, unknown>): Uint8Array {
-  const json = { ...md.unrecognized, signatures: [...md.signatures.values()].map((s) => s.toJSON()), signed: signedJson };
-  return Buffer.from(JSON.stringify(json), 'utf8');
-}
-
 /** Whether `key` verifies the signature (false, not an exception, for a key tufkit cannot use). */
 function safeVerify(key: Key, sigHex: string, data: Uint8Array): boolean {
   try {
@@ -811,6 +802,6 @@ async function signRole(store: RoleStore, round: EditRound, name: string, signer
     if (!safeVerify(key, hex, data)) throw new KeyError(`the signature by key ${keyid.slice(0, 12)}… on role "${name}" does not verify`);
   }
   md.signatures.set(keyid, new Signature(keyid, hex));
-  round.signed(name, fileBytes(md, signedJson));
+  round.signed(name, metadataFileBytes(md, data, signedJson));
   return { role: name, keyid, version: md.signed.version };
 }

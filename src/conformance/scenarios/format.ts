@@ -139,7 +139,7 @@ export const formatScenarios: ScenarioDef[] = [
     ['4.2'],
     async (sim) => {
       const v2 = await resigned<Timestamp>(sim, 'timestamp', (t) => (t.version = 2));
-      return replaced(v2, '"_type":"timestamp","version":2', '"_type":"timestamp","version":1,"version":2');
+      return replaced(v2, /"version":2\}\}$/, '"version":1,"version":2}}');
     },
     fail('Format'),
     PARSER_NOTE,
@@ -162,8 +162,8 @@ export const formatScenarios: ScenarioDef[] = [
       s.download(st, 'app.tgz', fail('Format'), top(1, 2, 2, null), { requests: { exclude: ['/targets/*'] } });
     },
   },
-  badTimestamp('float-version', 'A timestamp with "version": 1.0 is refused: canonical JSON has no floats', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), '"_type":"timestamp","version":1', '"_type":"timestamp","version":1.0'), fail('Format'), PARSER_NOTE),
-  badTimestamp('exponent-version', 'A timestamp with "version": 1e0 is refused: canonical JSON has no exponents', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), '"_type":"timestamp","version":1', '"_type":"timestamp","version":1e0'), fail('Format'), PARSER_NOTE),
+  badTimestamp('float-version', 'A timestamp with "version": 1.0 is refused: canonical JSON has no floats', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), /"version":1\}\}$/, '"version":1.0}}'), fail('Format'), PARSER_NOTE),
+  badTimestamp('exponent-version', 'A timestamp with "version": 1e0 is refused: canonical JSON has no exponents', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), /"version":1\}\}$/, '"version":1e0}}'), fail('Format'), PARSER_NOTE),
   {
     name: 'float-target-length',
     category: 'format',
@@ -194,7 +194,7 @@ export const formatScenarios: ScenarioDef[] = [
     fail('Format', 'UnsignedMetadata'),
     PARSER_NOTE,
   ),
-  badTimestamp('nan-version', 'A timestamp with "version": NaN (not JSON) is refused', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), '"_type":"timestamp","version":1', '"_type":"timestamp","version":NaN')),
+  badTimestamp('nan-version', 'A timestamp with "version": NaN (not JSON) is refused', ['4.2'], (sim) => replaced(sim.bytes('timestamp'), /"version":1\}\}$/, '"version":NaN}}')),
   // ---- malformed JSON and wrong shapes ----------------------------------------------------------
   badTimestamp('truncated-timestamp', 'A timestamp cut in the middle is refused', ['4.2'], (sim) => sim.bytes('timestamp').slice(0, Math.floor(sim.bytes('timestamp').length / 2))),
   badTimestamp('empty-timestamp', 'An empty timestamp.json is refused', ['4.2'], () => new Uint8Array(0)),

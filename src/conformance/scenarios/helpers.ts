@@ -21,8 +21,8 @@ export function canonical(doc: JSONValue): Uint8Array {
 }
 
 /**
- * A document as a file: plain JSON, as tufkit writes metadata (canonical JSON leaves the newlines
- * of PEM keys raw, which is not valid JSON).
+ * A document as a file: plain JSON (tufkit's own files hold `signed` in canonical form, see
+ * metadataFileBytes; an edited document need not).
  */
 export function serialize(doc: JSONValue): Uint8Array {
   return new Uint8Array(Buffer.from(JSON.stringify(doc)));
