@@ -27,6 +27,36 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['a.json']);
   });
 
+  it('writes long streams exactly, in batches taken while earlier ones are written', async () => {
+    const file = path.join(dir, 'stream.bin');
+    const expected: Buffer[] = [];
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      // Chunk sizes from 1 byte to 300 KB, more than a batch holds, across many batches.
+      for (let i = 0; i < 3000; i++) {
+        const size = i % 97 === 0 ? 300_000 : (i * 7919) % 4099;
+        const chunk = Buffer.alloc(size, i % 251);
+        expected.push(chunk);
+        if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+        yield chunk;
+      }
+    }
+    await writeFileAtomic(file, chunks());
+    expect((await readFile(file)).equals(Buffer.concat(expected))).toBe(true);
+    expect(await readdir(dir)).toEqual(['stream.bin']);
+  });
+
+  it('leaves the old file intact when a long stream fails after several batches were written', async () => {
+    const file = path.join(dir, 'target.bin');
+    await writeFile(file, 'trusted');
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(100_000, i);
+      throw new Error('connection lost late');
+    }
+    await expect(writeFileAtomic(file, failing())).rejects.toThrow('connection lost late');
+    expect(await readFile(file, 'utf8')).toBe('trusted');
+    expect(await readdir(dir)).toEqual(['target.bin']);
+  });
+
   it('leaves the old file intact, and no temp file, when the data fails midway', async () => {
     const file = path.join(dir, 'root.json');
     await writeFile(file, 'trusted');
