@@ -20,9 +20,11 @@ export interface CanonicalSpan {
  * Where the value of the top-level member `signed` sits in `text` (JSON that JSON.parse accepted)
  * when that value is an object written exactly as canonical JSON would write it: no whitespace,
  * every object's names in strictly increasing code-point order, strings escaping only `"` and `\`,
- * integers in their shortest form. Undefined when it is not (or the text is unusual in any way).
+ * integers in their shortest form, nested at most `maxDepth` levels (`signed` itself is level 1).
+ * Undefined when it is not (or the text is unusual in any way). Besides the member count, the
+ * strict parser needs nothing more from such a span: no repeated name, no number to look at.
  */
-export function canonicalSignedSpan(text: string): CanonicalSpan | undefined {
+export function canonicalSignedSpan(text: string, maxDepth = MAX_NESTING): CanonicalSpan | undefined {
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== 0x7b) return undefined;
   i = skipSpace(text, i + 1);
@@ -38,7 +40,7 @@ export function canonicalSignedSpan(text: string): CanonicalSpan | undefined {
     let valueEnd: number;
     if (name === 'signed') {
       if (found || text.charCodeAt(valueStart) !== 0x7b) return undefined;
-      found = canonicalObjectAt(text, valueStart);
+      found = canonicalObjectAt(text, valueStart, maxDepth);
       if (!found) return undefined;
       valueEnd = found.end;
     } else {
@@ -90,11 +92,11 @@ function afterValue(text: string, i: number): number {
 }
 
 /** The canonical object starting at `open`, or undefined at the first thing canonical JSON would write otherwise. */
-function canonicalObjectAt(text: string, open: number): CanonicalSpan | undefined {
-  const isObject = new Uint8Array(MAX_NESTING + 2);
-  const expectName = new Uint8Array(MAX_NESTING + 2);
-  const prevStart = new Int32Array(MAX_NESTING + 2);
-  const prevEnd = new Int32Array(MAX_NESTING + 2);
+function canonicalObjectAt(text: string, open: number, maxDepth: number): CanonicalSpan | undefined {
+  const isObject = new Uint8Array(maxDepth + 2);
+  const expectName = new Uint8Array(maxDepth + 2);
+  const prevStart = new Int32Array(maxDepth + 2);
+  const prevEnd = new Int32Array(maxDepth + 2);
   // The next backslash at or after the current string: it only moves forward, so the whole walk
   // looks at each backslash once (and a file without any pays for one indexOf).
   let backslash = text.indexOf('\\', open);
@@ -121,7 +123,7 @@ function canonicalObjectAt(text: string, open: number): CanonicalSpan | undefine
       }
       i = end;
     } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > MAX_NESTING) return undefined;
+      if (++depth > maxDepth) return undefined;
       isObject[depth] = c === 0x7b ? 1 : 0;
       expectName[depth] = 1;
       prevStart[depth] = -1;
@@ -129,20 +131,26 @@ function canonicalObjectAt(text: string, open: number): CanonicalSpan | undefine
       if (--depth === 0) return { start: open, end: i + 1, members };
     } else if (c === 0x2c) {
       expectName[depth] = 1;
-    } else if (c === 0x2d) {
-      // "-0" is written "0" in canonical form; other integers as they are (the strict parse has
-      // already refused fractions, exponents and integers beyond 2^53).
-      if (text.charCodeAt(i + 1) === 0x30) return undefined;
-    } else if (isSpace(c) || c === 0x2e || c === 0x45 || (c === 0x65 && isDigitAt(text, i - 1))) {
-      // Whitespace, or a fraction or exponent (outside strings an `e` is otherwise in true/false).
+    } else if (c === 0x2d || isDigit(c)) {
+      // Integers as canonical JSON writes them: no "-0" (written "0"), no fraction or exponent, and
+      // none long enough to pass 2^53 (the strict parser looks at those closely).
+      if (c === 0x2d && text.charCodeAt(i + 1) === 0x30) return undefined;
+      let j = i + 1;
+      while (j < n && isDigit(text.charCodeAt(j))) j++;
+      const next = text.charCodeAt(j);
+      if (j - i >= SAFE_DIGITS || next === 0x2e || next === 0x65 || next === 0x45) return undefined;
+      i = j - 1;
+    } else if (isSpace(c)) {
       return undefined;
     }
   }
   return undefined;
 }
 
-function isDigitAt(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
+/** Shortest run of digits (with a minus sign) that may exceed 2^53 - 1. */
+const SAFE_DIGITS = 16;
+
+function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 

@@ -1,4 +1,5 @@
 import { MetadataFormatError } from '../errors.js';
+import { canonicalSignedSpan, type CanonicalSpan } from './canonical-span.js';
 
 // Strict JSON for signed metadata. JSON.parse alone is not enough: it keeps the last of two
 // members with one name (so two parsers could disagree on what was signed) and silently turns
@@ -145,6 +146,8 @@ export interface ParsedJSON {
   /** Name separators (`:` outside strings): exactly one per object member of the text. */
   separators: number;
   role: string;
+  /** Where the text holds `signed` in canonical form (asked for with `findSignedSpan`; ASCII texts only, so also byte offsets). */
+  signedSpan?: CanonicalSpan;
 }
 
 /**
@@ -152,7 +155,7 @@ export interface ParsedJSON {
  * check with checkMemberCount: counting members is a walk of the whole tree, and a caller that
  * walks it anyway (the canonical encoder, to verify signatures) can count them on the way.
  */
-export function parseJSONCountingMembers(bytes: Uint8Array, role = ''): ParsedJSON {
+export function parseJSONCountingMembers(bytes: Uint8Array, role = '', { findSignedSpan = false } = {}): ParsedJSON {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -165,13 +168,18 @@ export function parseJSONCountingMembers(bytes: Uint8Array, role = ''): ParsedJS
   } catch (e) {
     throw new MetadataFormatError(role, '', `invalid JSON: ${(e as Error).message}`);
   }
-  const { separators, suspiciousNumbers, maxDepth } = scan(text);
+  // A canonical `signed` (see canonical-span.ts) has no repeated name and no number to look at:
+  // only the text around it is scanned, with `{}` in its place. All-ASCII text: offsets are bytes.
+  const span = findSignedSpan && bytes.length === text.length ? canonicalSignedSpan(text, MAX_DEPTH - 1) : undefined;
+  const scanned = span ? scan(`${text.slice(0, span.start)}{}${text.slice(span.end)}`) : scan(text);
+  const { suspiciousNumbers, maxDepth } = scanned;
   if (maxDepth > MAX_DEPTH) throw new MetadataFormatError(role, '', `JSON is nested ${maxDepth} levels deep, more than ${MAX_DEPTH}`);
   if (suspiciousNumbers) {
     const problem = explain(text, role);
     if (problem) throw problem;
   }
-  return { value, text, separators, role };
+  const separators = scanned.separators + (span?.members ?? 0);
+  return span ? { value, text, separators, role, signedSpan: span } : { value, text, separators, role };
 }
 
 /** Throws unless the parsed tree has as many members as the text has separators (no repeated name). */

@@ -1,5 +1,4 @@
 import { canonicalBytes, canonicalBytesCountingMembers } from '../crypto/canonical.js';
-import { canonicalSignedSpan } from '../crypto/canonical-span.js';
 import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON } from '../crypto/json.js';
 import type { Signer } from '../crypto/signer.js';
 import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
@@ -111,7 +110,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
     type: K,
     role?: string,
   ): { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array } {
-    const parsed = parseJSONCountingMembers(bytes, role ?? type);
+    const parsed = parseJSONCountingMembers(bytes, role ?? type, { findSignedSpan: true });
     const value = parsed.value;
     const signed = isJSONObject(value) ? value.signed : undefined;
     if (!isJSONObject(signed)) {
@@ -119,8 +118,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
       return { metadata: Metadata.fromJSON(value, type, role), signedBytes: canonicalBytes(signed, 'signed') };
     }
     // Written in canonical form already (as tufkit writes it): the file holds the signed bytes.
-    // An all-ASCII text has the same offsets as the bytes.
-    const span = bytes.length === parsed.text.length ? canonicalSignedSpan(parsed.text) : undefined;
+    const span = parsed.signedSpan;
     if (span) {
       checkMemberCount(parsed, span.members + countMembers(value, signed));
       return { metadata: Metadata.fromJSON(value, type, role), signedBytes: bytes.subarray(span.start, span.end) };
