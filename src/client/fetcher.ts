@@ -53,9 +53,6 @@ export interface HttpFetcherOptions {
   userAgent?: string;
 }
 
-/** Bytes undici may buffer ahead of the reader (see requestHeaders). */
-const BODY_BUFFER_BYTES = 1024 * 1024;
-
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 // Failures a second attempt may cure. Everything else (4xx, 501, length and hash failures) is an
@@ -187,10 +184,6 @@ export class HttpFetcher implements Fetcher {
         headers: { 'user-agent': this.userAgent, 'accept-encoding': 'identity' },
         headersTimeout: this.requestTimeoutMs,
         bodyTimeout: this.idleTimeoutMs,
-        // With undici's 64 KiB default the parser keeps pausing, the socket queues reads, and each
-        // resume copies them into one new buffer: a 10 MB download then leaves about twice its size
-        // in garbage (peak RSS). 1 MiB ahead of the reader is still a small, fixed bound.
-        highWaterMark: BODY_BUFFER_BYTES,
         signal: controller.signal,
       });
     } catch (e) {
