@@ -65,7 +65,8 @@ export class Metadata<T extends AnySigned = AnySigned> {
 
   /**
    * Reads metadata from a parsed JSON object, choosing the type from `signed._type`, or
-   * insisting on `type` when given. `role` names the file in error messages.
+   * insisting on `type` when given. `role` names the file in error messages. Target entries are
+   * kept as read (see Targets.fromJSON): `value` must not be changed afterwards.
    */
   static fromJSON<K extends SignedType>(value: unknown, type: K, role?: string): Metadata<SignedOf<K>>;
   static fromJSON(value: unknown, type?: SignedType, role?: string): Metadata;
