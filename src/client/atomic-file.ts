@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageError } from '../errors.js';
 
@@ -32,6 +32,10 @@ export async function fsyncDir(dir: string): Promise<void> {
  * write (the old file is then untouched and the temp file removed). `syncDir: false` leaves the
  * folder fsync to a caller that replaces many files in it (see writeFilesAtomic).
  */
+function tempNameFor(path: string): string {
+  return `${TEMP_PREFIX}${basename(path).slice(0, 100)}-${randomBytes(6).toString('hex')}`;
+}
+
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | AsyncIterable<Uint8Array>,
@@ -39,7 +43,7 @@ export async function writeFileAtomic(
   { syncDir = true }: { syncDir?: boolean } = {},
 ): Promise<void> {
   const dir = dirname(path);
-  const temp = join(dir, `${TEMP_PREFIX}${basename(path).slice(0, 100)}-${randomBytes(6).toString('hex')}`);
+  const temp = join(dir, tempNameFor(path));
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, 'wx', 0o644);
@@ -173,4 +177,35 @@ export async function removeStaleTempFiles(dir: string): Promise<void> {
     throw e;
   }
   await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+}
+
+/**
+ * Deletes the temp files that writes of `path` left behind when their process died (a download
+ * killed half-way would otherwise keep its bytes forever), once untouched for `idleMs`: a live
+ * writer touches its file with every chunk, so only abandoned ones are that old. Best effort.
+ */
+export async function removeAbandonedTempFilesOf(path: string, idleMs: number): Promise<void> {
+  const dir = dirname(path);
+  const name = new RegExp(`^${escapeRegExp(TEMP_PREFIX + basename(path).slice(0, 100))}-[0-9a-f]{12}$`);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const cutoff = Date.now() - idleMs;
+  await Promise.all(
+    names
+      .filter((n) => name.test(n))
+      .map(async (n) => {
+        const file = join(dir, n);
+        const { mtimeMs } = await stat(file);
+        if (mtimeMs < cutoff) await unlink(file);
+      })
+      .map((p) => p.catch(() => undefined)),
+  );
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

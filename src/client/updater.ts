@@ -6,7 +6,7 @@ import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
 import type { Targets } from '../models/targets.js';
-import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { removeAbandonedTempFilesOf, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
 import { capped, fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
@@ -14,6 +14,12 @@ import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
 import { checkClock, recordTrustedTime } from './trusted-time.js';
+
+/**
+ * A download's temp file untouched this long belongs to a process that died: even the slowest
+ * download the fetcher allows writes to it far more often (see removeAbandonedTempFilesOf).
+ */
+const ABANDONED_DOWNLOAD_MS = 24 * 60 * 60 * 1000;
 
 export interface UpdaterOptions {
   /** Holds the trusted metadata; `root.json` there is the trust anchor (put there out of band). */
@@ -159,6 +165,7 @@ export class Updater {
       }
     }
     await mkdir(dirname(path), { recursive: true });
+    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS);
     await writeFileAtomic(path, verified(), () => verifier.finish());
     return path;
   }

@@ -129,3 +129,27 @@ describe('target download (spec 5.7)', () => {
     expect(await readFile(out)).toEqual(Buffer.from(DATA));
   });
 });
+
+describe('temp files of downloads that died', () => {
+  it("removes a day-old temp file of the same target, keeps recent ones and other targets' ones", async () => {
+    const { mkdir, readdir, utimes } = await import('node:fs/promises');
+    const env = await withTarget();
+    const u = env.updater();
+    await u.refresh();
+    const info = (await u.getTargetInfo('dir/app.txt'))!;
+    const target = path.join(env.targetDir, 'downloaded-app.txt');
+    await mkdir(env.targetDir, { recursive: true });
+    const abandoned = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt-0123456789ab');
+    const recent = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt-ba9876543210');
+    const otherTarget = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt.sig-0123456789ab');
+    const notOurs = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt-notahexname');
+    for (const f of [abandoned, recent, otherTarget, notOurs]) await writeFile(f, 'half a download');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    for (const f of [abandoned, otherTarget, notOurs]) await utimes(f, twoDaysAgo, twoDaysAgo);
+
+    expect(await readFile(await u.downloadTarget(info, target))).toEqual(Buffer.from(DATA));
+    expect((await readdir(env.targetDir)).sort()).toEqual(
+      ['.tufkit-tmp-downloaded-app.txt-ba9876543210', '.tufkit-tmp-downloaded-app.txt-notahexname', '.tufkit-tmp-downloaded-app.txt.sig-0123456789ab', 'downloaded-app.txt'].sort(),
+    );
+  });
+});
