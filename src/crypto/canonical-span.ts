@@ -62,10 +62,11 @@ function skipSpace(text: string, i: number): number {
   return i;
 }
 
-/** Index after the string starting at `open` (its closing quote + 1). */
+/** Index after the string starting at `open` (its closing quote + 1; past the end if unterminated). */
 function afterString(text: string, open: number): number {
   let q = text.indexOf('"', open + 1);
   for (;;) {
+    if (q === -1) return text.length + 1;
     let backslashes = 0;
     for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
     if (backslashes % 2 === 0) return q + 1;

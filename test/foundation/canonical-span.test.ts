@@ -51,6 +51,12 @@ describe('canonicalSignedSpan', () => {
     expect(checkSpan(file(signedText))).toBeUndefined();
   });
 
+  it('returns (nothing) on text that is not JSON at all', () => {
+    for (const t of ['{"signed":{"a":"x', '{"signed', '{"x":"\\"}', '{"signed":{"a":1', '', '{', '{"signed":[']) {
+      expect(canonicalSignedSpan(t)).toBeUndefined();
+    }
+  });
+
   it('takes nothing when the top level is unusual', () => {
     const c = '{"a":1}';
     expect(checkSpan(`{"signatures":[],"sign\\u0065d":${c}}`)).toBeUndefined();
