@@ -4,9 +4,11 @@
 // `signed` this way (Metadata.toBytes); files that are pretty-printed or escape more than canonical
 // JSON does (python-tuf, sigstore) simply take the general way.
 
+import { compareCodePointRanges, MAX_NESTING } from './canonical.js';
+import { closingQuote, isDigit } from './json-text.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const MAX_NESTING = 512;
 
 export interface CanonicalSpan {
   /** [start, end) of the `signed` value in the text. */
@@ -62,16 +64,9 @@ function skipSpace(text: string, i: number): number {
   return i;
 }
 
-/** Index after the string starting at `open` (its closing quote + 1; past the end if unterminated). */
+/** Index after the string starting at `open` (past the end if it is never closed). */
 function afterString(text: string, open: number): number {
-  let q = text.indexOf('"', open + 1);
-  for (;;) {
-    if (q === -1) return text.length + 1;
-    let backslashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    q = text.indexOf('"', q + 1);
-  }
+  return closingQuote(text, open) + 1;
 }
 
 /** Index after the JSON value starting at `i` (valid JSON assumed, as JSON.parse accepted it). */
@@ -116,7 +111,7 @@ function canonicalObjectAt(text: string, open: number, maxDepth: number): Canoni
         if (isName || (next !== QUOTE && next !== BACKSLASH)) return undefined;
       }
       if (isName) {
-        if (prevStart[depth]! >= 0 && !increases(text, prevStart[depth]!, prevEnd[depth]!, i + 1, end)) return undefined;
+        if (prevStart[depth]! >= 0 && compareCodePointRanges(text, prevStart[depth]!, prevEnd[depth]!, text, i + 1, end) >= 0) return undefined;
         prevStart[depth] = i + 1;
         prevEnd[depth] = end;
         expectName[depth] = 0;
@@ -151,23 +146,4 @@ function canonicalObjectAt(text: string, open: number, maxDepth: number): Canoni
 /** Shortest run of digits (with a minus sign) that may exceed 2^53 - 1. */
 const SAFE_DIGITS = 16;
 
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
 
-/** Whether text[a0, a1) sorts strictly before text[b0, b1) by code point. */
-function increases(text: string, a0: number, a1: number, b0: number, b1: number): boolean {
-  const n = Math.min(a1 - a0, b1 - b0);
-  for (let k = 0; k < n; k++) {
-    let x = text.charCodeAt(a0 + k);
-    let y = text.charCodeAt(b0 + k);
-    if (x === y) continue;
-    // Surrogates (D800-DFFF) encode code points above FFFF: move them past E000-FFFF.
-    if (x >= 0xd800 && y >= 0xd800) {
-      x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
-      y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
-    }
-    return x < y;
-  }
-  return a1 - a0 < b1 - b0;
-}

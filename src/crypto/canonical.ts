@@ -11,7 +11,7 @@ import { CanonicalJSONError } from '../errors.js';
 class Unencodable extends Error {}
 
 /** Nesting limit: far beyond real metadata, well within the call stack. */
-const MAX_NESTING = 512;
+export const MAX_NESTING = 512;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -195,10 +195,15 @@ function isSorted(keys: string[]): boolean {
 }
 
 function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
+  return compareCodePointRanges(a, 0, a.length, b, 0, b.length);
+}
+
+/** Compares a[a0, a1) with b[b0, b1) by code point (sort() compares UTF-16 code units). */
+export function compareCodePointRanges(a: string, a0: number, a1: number, b: string, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0);
   for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
+    let x = a.charCodeAt(a0 + i);
+    let y = b.charCodeAt(b0 + i);
     if (x === y) continue;
     // Surrogates (D800-DFFF) encode code points above FFFF: move them past E000-FFFF.
     if (x >= 0xd800 && y >= 0xd800) {
@@ -207,7 +212,7 @@ function compareCodePoints(a: string, b: string): number {
     }
     return x - y;
   }
-  return a.length - b.length;
+  return a1 - a0 - (b1 - b0);
 }
 
 function isPlainObject(value: object): boolean {

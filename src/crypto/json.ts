@@ -1,5 +1,6 @@
 import { MetadataFormatError } from '../errors.js';
 import { canonicalSignedSpan, type CanonicalSpan } from './canonical-span.js';
+import { closingQuote, isDigit } from './json-text.js';
 
 // Strict JSON for signed metadata. JSON.parse alone is not enough: it keeps the last of two
 // members with one name (so two parsers could disagree on what was signed) and silently turns
@@ -14,7 +15,6 @@ import { canonicalSignedSpan, type CanonicalSpan } from './canonical-span.js';
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 /** Deeper than any real metadata; bounds the recursion of everything that walks parsed JSON. */
 export const MAX_DEPTH = 100;
@@ -23,21 +23,6 @@ interface ScanResult {
   separators: number;
   suspiciousNumbers: boolean;
   maxDepth: number;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** Index of the quote that closes the string whose opening quote is at `open`. */
-function closingQuote(text: string, open: number): number {
-  let q = text.indexOf('"', open + 1);
-  for (;;) {
-    let backslashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
-    if (backslashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
 }
 
 function scan(text: string): ScanResult {
