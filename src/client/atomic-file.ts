@@ -33,7 +33,17 @@ export async function fsyncDir(dir: string): Promise<void> {
  * folder fsync to a caller that replaces many files in it (see writeFilesAtomic).
  */
 function tempNameFor(path: string): string {
-  return `${TEMP_PREFIX}${basename(path).slice(0, 100)}-${randomBytes(6).toString('hex')}`;
+  return `${tempStem(path)}${randomBytes(6).toString('hex')}`;
+}
+
+/** Whether `name` is a temp file tempNameFor made for `path`. */
+function isTempNameFor(path: string, name: string): boolean {
+  const stem = tempStem(path);
+  return name.startsWith(stem) && /^[0-9a-f]{12}$/.test(name.slice(stem.length));
+}
+
+function tempStem(path: string): string {
+  return `${TEMP_PREFIX}${basename(path).slice(0, 100)}-`;
 }
 
 export async function writeFileAtomic(
@@ -186,7 +196,6 @@ export async function removeStaleTempFiles(dir: string): Promise<void> {
  */
 export async function removeAbandonedTempFilesOf(path: string, idleMs: number): Promise<void> {
   const dir = dirname(path);
-  const name = new RegExp(`^${escapeRegExp(TEMP_PREFIX + basename(path).slice(0, 100))}-[0-9a-f]{12}$`);
   let names: string[];
   try {
     names = await readdir(dir);
@@ -196,16 +205,14 @@ export async function removeAbandonedTempFilesOf(path: string, idleMs: number): 
   const cutoff = Date.now() - idleMs;
   await Promise.all(
     names
-      .filter((n) => name.test(n))
+      .filter((n) => isTempNameFor(path, n))
       .map(async (n) => {
         const file = join(dir, n);
-        const { mtimeMs } = await stat(file);
-        if (mtimeMs < cutoff) await unlink(file);
-      })
-      .map((p) => p.catch(() => undefined)),
+        try {
+          if ((await stat(file)).mtimeMs < cutoff) await unlink(file);
+        } catch {
+          // gone already, or not ours to delete: best effort
+        }
+      }),
   );
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
