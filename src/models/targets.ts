@@ -11,7 +11,7 @@ export class Targets extends Signed {
    * Entries read by fromJSON, all checked, whose TargetFile objects are not built yet: a client
    * reads a role of 100,000 targets to look up a few (see getTarget). Built on first use of `targets`.
    */
-  #unbuilt: { entries: JSONObject; irregular: Map<string, TargetFile> } | undefined;
+  #unbuilt: Unbuilt | undefined;
   #targets: Map<string, TargetFile>;
 
   constructor(fields: Partial<SignedFields> & { targets?: Map<string, TargetFile>; delegations?: Delegations } = {}) {
@@ -26,7 +26,7 @@ export class Targets extends Signed {
     if (unbuilt) {
       const built = new Map<string, TargetFile>();
       for (const path in unbuilt.entries) {
-        if (Object.hasOwn(unbuilt.entries, path)) built.set(path, unbuilt.irregular.get(path) ?? regularTargetFile(path, unbuilt.entries[path]));
+        if (Object.hasOwn(unbuilt.entries, path)) built.set(path, fileOf(unbuilt, path));
       }
       this.#targets = built;
       this.#unbuilt = undefined;
@@ -44,7 +44,7 @@ export class Targets extends Signed {
     const unbuilt = this.#unbuilt;
     if (!unbuilt) return this.#targets.get(path);
     if (!Object.hasOwn(unbuilt.entries, path)) return undefined;
-    return unbuilt.irregular.get(path) ?? regularTargetFile(path, unbuilt.entries[path]);
+    return fileOf(unbuilt, path);
   }
 
   /**
@@ -94,7 +94,17 @@ function isRegularEntry(value: unknown): value is { length: number; hashes: Reco
   return typeof length === 'number' && Number.isSafeInteger(length) && length >= 0 && isHashMap(hashes);
 }
 
-function regularTargetFile(path: string, entry: unknown): TargetFile {
-  const { length, hashes } = entry as { length: number; hashes: Record<string, string> };
+interface Unbuilt {
+  /** The role's `targets` object as read, every entry checked. */
+  entries: JSONObject;
+  /** Entries other than exactly {"length", "hashes"}, built while reading (TargetFile.fromJSON). */
+  irregular: Map<string, TargetFile>;
+}
+
+/** The TargetFile of a listed `path`. */
+function fileOf(unbuilt: Unbuilt, path: string): TargetFile {
+  const built = unbuilt.irregular.get(path);
+  if (built) return built;
+  const { length, hashes } = unbuilt.entries[path] as { length: number; hashes: Record<string, string> };
   return new TargetFile(path, length, copyHashMap(hashes), {});
 }
