@@ -192,16 +192,11 @@ export async function removeStaleTempFiles(dir: string): Promise<void> {
 /**
  * Deletes the temp files that writes of `path` left behind when their process died (a download
  * killed half-way would otherwise keep its bytes forever), once untouched for `idleMs`: a live
- * writer touches its file with every chunk, so only abandoned ones are that old. Best effort.
+ * writer touches its file with every batch, so only abandoned ones are that old. `names` lists
+ * the temp files of path's folder (listTempFiles). Best effort.
  */
-export async function removeAbandonedTempFilesOf(path: string, idleMs: number): Promise<void> {
+export async function removeAbandonedTempFilesOf(path: string, idleMs: number, names: readonly string[]): Promise<void> {
   const dir = dirname(path);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
   const cutoff = Date.now() - idleMs;
   await Promise.all(
     names
@@ -215,4 +210,13 @@ export async function removeAbandonedTempFilesOf(path: string, idleMs: number): 
         }
       }),
   );
+}
+
+/** The names of the temp files in `dir`; none when it cannot be read. */
+export async function listTempFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX));
+  } catch {
+    return [];
+  }
 }

@@ -6,7 +6,7 @@ import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
 import type { Targets } from '../models/targets.js';
-import { removeAbandonedTempFilesOf, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import { listTempFiles, removeAbandonedTempFilesOf, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
 import { capped, fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
@@ -48,6 +48,12 @@ export class Updater {
   private readonly targetDir: string | undefined;
   private readonly targetBaseUrl: string | undefined;
   private readonly fetcher: Fetcher;
+  /**
+   * The temp files of each download folder, listed once per updater: listing a folder of 100,000
+   * downloaded targets for each download would make a bulk download quadratic. A temp file made
+   * after the listing is too recent to be abandoned anyway.
+   */
+  private readonly downloadFolderTempFiles = new Map<string, Promise<string[]>>();
   /** The set of the last successful refresh. */
   private trusted: TrustedMetadataSet | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -165,7 +171,7 @@ export class Updater {
       }
     }
     await mkdir(dirname(path), { recursive: true });
-    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS);
+    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
     await writeFileAtomic(path, verified(), () => verifier.finish());
     return path;
   }
@@ -350,6 +356,12 @@ export class Updater {
 
   private metadataURL(fileName: string): string {
     return joinURL(this.metadataBaseUrl, fileName);
+  }
+
+  private tempFilesIn(dir: string): Promise<string[]> {
+    let listing = this.downloadFolderTempFiles.get(dir);
+    if (!listing) this.downloadFolderTempFiles.set(dir, (listing = listTempFiles(dir)));
+    return listing;
   }
 
   private defaultTargetPath(info: TargetFile): string {
