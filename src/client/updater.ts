@@ -103,9 +103,9 @@ export class Updater {
    * this Updater has not refreshed yet.
    */
   getTargetInfo(targetPath: string): Promise<TargetFile | undefined> {
-    // A lookup that only visits roles this refresh already verified needs no I/O, no lock and no
-    // verification: it is answered at once, unless an earlier call is still queued or running
-    // (whose outcome, a new refresh for instance, it must see).
+    // A lookup that only visits roles this refresh already verified, each through the delegator
+    // reaching it, needs no I/O, no lock and no verification: it is answered at once, unless an
+    // earlier call is still queued or running (whose outcome, a new refresh for instance, it must see).
     if (this.pending === 0 && this.trusted) {
       let found: TargetFile | undefined | typeof NOT_LOADED = NOT_LOADED;
       try {
