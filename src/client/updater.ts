@@ -103,9 +103,9 @@ export class Updater {
    * this Updater has not refreshed yet.
    */
   getTargetInfo(targetPath: string): Promise<TargetFile | undefined> {
-    // A lookup that only visits roles this refresh already verified needs no I/O, no lock and no
-    // verification: it is answered at once, unless an earlier call is still queued or running
-    // (whose outcome, a new refresh for instance, it must see).
+    // A lookup that only visits roles this refresh already verified, each through the delegator
+    // reaching it, needs no I/O, no lock and no verification: it is answered at once, unless an
+    // earlier call is still queued or running (whose outcome, a new refresh for instance, it must see).
     if (this.pending === 0 && this.trusted) {
       let found: TargetFile | undefined | typeof NOT_LOADED = NOT_LOADED;
       try {
@@ -260,11 +260,11 @@ export class Updater {
 
   /**
    * Spec 5.6.1-5.6.6 for the top-level targets role and, lazily, for delegated ones: a role already
-   * trusted in this refresh is returned as is; else the cached file if it passes every check, else
-   * the repository's.
+   * trusted in this refresh is reached through `delegator` without I/O (verified against its keys
+   * unless it was before); else the cached file if it passes every check, else the repository's.
    */
   private async loadTargetsRole(trusted: TrustedMetadataSet, name: string, delegator: string): Promise<Metadata<Targets>> {
-    const loaded = trusted.getTargetsRole(name);
+    const loaded = trusted.reachTargetsRole(name, delegator);
     if (loaded) return loaded;
     const snapshot = trusted.checkFinalSnapshot();
     const meta = snapshot.signed.meta.get(`${name}.json`);
@@ -405,12 +405,15 @@ function* delegationWalk(
 
 const NOT_LOADED = Symbol('not loaded');
 
-/** The delegation walk over roles `trusted` already holds; NOT_LOADED when it reaches one it does not. */
+/**
+ * The delegation walk over roles `trusted` already verified against the delegator reaching them;
+ * NOT_LOADED when it reaches one it did not (not loaded, or verified through other delegators only).
+ */
 function findInLoadedRoles(trusted: TrustedMetadataSet, targetPath: string, maxDelegations: number): TargetFile | undefined | typeof NOT_LOADED {
   const walk = delegationWalk(targetPath, maxDelegations);
   for (let step = walk.next(); ; ) {
     if (step.done) return step.value;
-    const md = trusted.getTargetsRole(step.value[0]);
+    const md = trusted.getTargetsRole(...step.value);
     if (!md) return NOT_LOADED;
     step = walk.next(md);
   }

@@ -101,8 +101,14 @@ export interface Step {
   action: 'init' | 'refresh' | 'download';
   /** The repository state served during the step (a folder under states/). */
   state?: string;
-  /** For download. */
+  /** For download: the target path. */
   target?: string;
+  /**
+   * For download, instead of `target`: several target paths, looked up and downloaded in this order
+   * by one client run (`--target-name` repeated), which stops at the first failure. The outcome is
+   * the run's. Checks that what one lookup trusts does not depend on the lookups before it.
+   */
+  targets?: string[];
   reference_time: string;
   expect: Outcome;
   /**

@@ -272,10 +272,15 @@ async function checkStep(
   return undefined;
 }
 
+/** The target paths of a step: its `targets`, or its `target`. */
+function stepTargets(step: Step): string[] {
+  return step.targets ?? (step.target !== undefined ? [step.target] : []);
+}
+
 function stepLabel(i: number, step: Step): string {
   const parts: string[] = [step.action];
   if (step.state) parts.push(`state ${step.state}`);
-  if (step.target !== undefined) parts.push(JSON.stringify(step.target));
+  for (const t of stepTargets(step)) parts.push(JSON.stringify(t));
   return `step ${i + 1} (${parts.join(', ')})`;
 }
 
@@ -319,14 +324,15 @@ export async function runScenario(dir: string, clientArgv: string[], opts: { ste
         case 'download':
           args = [
             '--metadata-url', metadataUrl, '--metadata-dir', metadataDir,
-            '--target-name', step.target ?? '', '--target-dir', targetDir, '--target-base-url', targetUrl, 'download',
+            ...(step.targets ?? [step.target ?? '']).flatMap((t) => ['--target-name', t]),
+            '--target-dir', targetDir, '--target-base-url', targetUrl, 'download',
           ];
           break;
         default:
           return result(false, `${stepLabel(i, step)}: unknown action`);
       }
       // An absolute target path is the one place outside the sandbox a careless client could write to.
-      const absolute = step.target !== undefined && isAbsolute(step.target) ? step.target : undefined;
+      const absolute = stepTargets(step).find((t) => isAbsolute(t));
       const existedBefore = absolute !== undefined && (await exists(absolute));
       const run = await runClient([...clientArgv, ...args], opts.stepTimeoutMs, process.cwd());
       if (absolute && !existedBefore && (await exists(absolute))) {

@@ -130,23 +130,32 @@ export class ScenarioBuilder {
     this.push({ action: 'refresh', state, reference_time: REFERENCE_TIME, expect }, trusted, o);
   }
 
-  download(state: string, target: string, expect: Outcome, trusted: Record<string, number | null>, o: StepOptions = {}): void {
-    if (expect.outcome !== 'failure') {
-      const content = o.content !== undefined ? toBytes(o.content) : this.sim.content(target);
-      const entry = { target, sha256: sha256Hex(content), required: false };
-      if (expect.outcome === 'success') this.held.set(target, entry);
+  /**
+   * A download step: one target, or several looked up and downloaded by one client run (see
+   * Step.targets). A run stops at its first failure: in a failing run of several targets, the last
+   * is the one meant to fail, and those before it may have been downloaded.
+   */
+  download(state: string, target: string | string[], expect: Outcome, trusted: Record<string, number | null>, o: StepOptions = {}): void {
+    const targets = typeof target === 'string' ? [target] : target;
+    if (o.content !== undefined && targets.length !== 1) throw new UsageError('scenario: `content` is for a download of one target');
+    const fetched = expect.outcome !== 'failure' ? targets : typeof target === 'string' ? [] : targets.slice(0, -1);
+    for (const t of fetched) {
+      const content = o.content !== undefined ? toBytes(o.content) : this.sim.content(t);
+      const entry = { target: t, sha256: sha256Hex(content), required: false };
+      if (expect.outcome === 'success') this.held.set(t, entry);
       else this.maybe.push(entry);
     }
-    this.push({ action: 'download', state, target, reference_time: REFERENCE_TIME, expect }, trusted, o);
+    const names = typeof target === 'string' ? { target } : { targets: [...target] };
+    this.push({ action: 'download', state, ...names, reference_time: REFERENCE_TIME, expect }, trusted, o);
   }
 
   private push(step: Step, trusted: Record<string, number | null>, o: StepOptions): void {
     if (!this.states.has(step.state!)) throw new UsageError(`scenario: no state ${step.state}`);
     step.trusted = trusted;
     if (!o.noFileCount) step.trusted_files = Object.values(trusted).filter((v) => v !== null).length + (o.unnamedRoles ?? 0);
-    // Only the file just downloaded must be there: keeping older downloads is up to the client.
-    const justDownloaded = step.action === 'download' && step.expect.outcome === 'success' ? step.target : undefined;
-    step.target_files = [...this.held.values(), ...this.maybe].map((e) => ({ ...e, required: e.target === justDownloaded && this.held.get(e.target) === e }));
+    // Only the files just downloaded must be there: keeping older downloads is up to the client.
+    const justDownloaded = new Set(step.action === 'download' && step.expect.outcome === 'success' ? (step.targets ?? [step.target!]) : []);
+    step.target_files = [...this.held.values(), ...this.maybe].map((e) => ({ ...e, required: justDownloaded.has(e.target) && this.held.get(e.target) === e }));
     if (o.requests) step.requests = o.requests;
     this.steps.push(step);
   }

@@ -40,6 +40,27 @@ async function chain(s: ScenarioBuilder, n: number): Promise<RepoSim> {
   return sim;
 }
 
+/**
+ * targets -> role-a (a/*) and role-b (b/*); both delegate role-x, role-a with role-x's own key for
+ * a/*, role-b with another key for b/*. role-x, signed by its own key only, lists a/file.txt and
+ * b/evil.txt: trusted through role-a, never through role-b.
+ */
+async function twoDelegators(s: ScenarioBuilder): Promise<RepoSim> {
+  const sim = await s.repo();
+  sim.delegate('targets', 'role-a', { paths: ['a/*'] });
+  sim.delegate('targets', 'role-b', { paths: ['b/*'] });
+  const xKeys = sim.delegate('role-a', 'role-x', { paths: ['a/*'] });
+  sim.delegate('role-b', 'role-x', { paths: ['b/*'] });
+  sim.signers.set('role-x', xKeys);
+  sim.addTarget('role-x', 'a/file.txt', 'trusted through role-a\n');
+  sim.addTarget('role-x', 'b/evil.txt', 'not signed by the key role-b gives role-x\n');
+  await sim.release('targets', 'role-a', 'role-b', 'role-x');
+  return sim;
+}
+
+const TWO_DELEGATORS_NOTES =
+  'Two roles may delegate one role, each with its own keys and threshold: 5.6.3 checks a delegated role against the keys of the role that delegated it on the path being searched. A client that remembers only that role-x was verified answers a lookup through role-b from what a lookup through role-a trusted. Steps listing several targets run them in one client invocation (`--target-name` repeated), so the client keeps role-x in memory between the lookups.';
+
 function patternScenario(name: string, title: string, pattern: string, target: string, matches: boolean): ScenarioDef {
   return {
     name,
@@ -386,6 +407,41 @@ export const delegationScenarios: ScenarioDef[] = [
       const st = s.state();
       s.init();
       s.download(st, 'file.txt', fail('NotFound'), top(1, 2, 2, 2, { sib40: null }), { noFileCount: true, requests: { exclude: [req('sib40'), '/targets/*'] } });
+    },
+  },
+  {
+    name: 'delegation-two-delegators-first-then-second',
+    category: 'delegations',
+    title: 'A role verified through role-a is refused through role-b, which gives it another key: in the same client run, and in the next',
+    spec: ['5.6.3', '5.6.7'],
+    attack: 'arbitrary-installation',
+    notes: TWO_DELEGATORS_NOTES,
+    async build(s) {
+      await twoDelegators(s);
+      const st = s.state();
+      const trusted = T2({ 'role-a': 1, 'role-b': 1, 'role-x': 1 });
+      const requests = { exclude: ['/targets/b/*'] };
+      s.init();
+      s.download(st, ['a/file.txt', 'b/evil.txt'], fail('UnsignedMetadata', 'NotFound'), trusted, { requests });
+      s.download(st, 'b/evil.txt', fail('UnsignedMetadata', 'NotFound'), trusted, { requests });
+    },
+  },
+  {
+    name: 'delegation-two-delegators-second-then-first',
+    category: 'delegations',
+    title: 'A role refused through role-b is then trusted through role-a, and still refused through role-b in a run that reached it through role-a first',
+    spec: ['5.6.3', '5.6.7'],
+    attack: 'arbitrary-installation',
+    notes: TWO_DELEGATORS_NOTES,
+    async build(s) {
+      await twoDelegators(s);
+      const st = s.state();
+      const requests = { exclude: ['/targets/b/*'] };
+      s.init();
+      s.download(st, 'b/evil.txt', fail('UnsignedMetadata', 'NotFound'), T2({ 'role-a': null, 'role-b': 1, 'role-x': null }), { requests });
+      const trusted = T2({ 'role-a': 1, 'role-b': 1, 'role-x': 1 });
+      s.download(st, 'a/file.txt', OK, trusted);
+      s.download(st, ['a/file.txt', 'b/evil.txt'], fail('UnsignedMetadata', 'NotFound'), trusted, { requests });
     },
   },
   {
