@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -5,63 +7,122 @@ import { join } from 'node:path';
 import { floorMs } from './client/floor.js';
 import { generateRepo, writeBigTarget, type GeneratedRepo, type RepoSpec } from './client/generate.js';
 import { measure, type Measurement } from './client/measure.js';
-import { best, details, lowerBoundMs, med, size, speedup, table, type Row } from './client/report.js';
+import { CLIENTS, details, lowerBoundMs, mb, okRuns, pairedRatio, size, stat, table, type Row } from './client/report.js';
+import type { ClientName } from './client/runner.js';
 import { serveDir } from './client/serve.js';
+import { buildPatchedTufjs, projectRoot, stockTufjs } from './client/tufjs-patched.js';
 
 // The client issue's benchmark: a fresh process that trusts root v1 refreshes, looks up two
-// targets and downloads a 10 MB one, with tufkit and with tuf-js (devDependency) on the same
-// repositories served over HTTP in the same run, beside the "floor" (hash + parse + canonical
-// bytes + one signature check of the same metadata).
+// targets and downloads a 10 MB one, with tufkit, tuf-js with its quadratic idiom patched (the fair
+// anchor), stock tuf-js and the floor (the same requests and files, nothing verified), on the same
+// repositories served over HTTP, run by run in turn.
 
 const SPECS: RepoSpec[] = [
   { name: 'flat-1000', label: '1,000 flat', targets: 1_000, binBits: 0 },
   { name: 'flat-10000', label: '10,000 flat', targets: 10_000, binBits: 0 },
   { name: 'flat-100000', label: '100,000 flat', targets: 100_000, binBits: 0 },
+  { name: 'bins-256', label: '100,000 in 256 bins', targets: 100_000, binBits: 8 },
   { name: 'bins-1024', label: '100,000 in 1,024 bins', targets: 100_000, binBits: 10 },
 ];
 
-/** Runs per repository and client (best wall time reported); tuf-js repeats only while a run takes under TUFJS_REPEAT_BELOW_MS. */
-const RUNS = 5;
+const DEFAULT_RUNS = 5;
+/** Stock tuf-js repeats only while a run takes under this (it is quadratic: one run at 10,000 flat takes about a minute). */
 const TUFJS_REPEAT_BELOW_MS = 15_000;
-/** tuf-js grows with the square of the target count: past this it is killed and reported as a lower bound. */
+/** Stock tuf-js past this is killed and reported as a lower bound. */
 const TUFJS_TIMEOUT_MS = 180_000;
-const TUFKIT_TIMEOUT_MS = 120_000;
+const TIMEOUT_MS = 120_000;
 /** Repeated lookups in an already verified role must stay below this to count as "no verification". */
 const LOOKUP_LIMIT_US = 1000;
+
+const USAGE = `client [--only ${SPECS.map((s) => s.name).join(',')}] [--runs N]`;
 
 function log(line = ''): void {
   console.log(line);
 }
 
-/** Runs of both clients, alternating so that both meet the same load from the rest of the machine. */
-async function runs(repo: GeneratedRepo, url: string, workDir: string, withTufjs: boolean): Promise<{ tufkit: Measurement[]; tufjs: Measurement[] }> {
-  const tufkit: Measurement[] = [];
-  const tufjs: Measurement[] = [];
-  let tufjsDone = !withTufjs;
-  let tufkitDone = false;
-  for (let i = 0; i < RUNS && !(tufkitDone && tufjsDone); i++) {
-    if (!tufkitDone) {
-      const m = await measure('tufkit', repo, url, workDir, TUFKIT_TIMEOUT_MS);
-      tufkit.push(m);
-      tufkitDone = !m.ok;
-    }
-    if (!tufjsDone) {
-      const m = await measure('tuf-js', repo, url, workDir, TUFJS_TIMEOUT_MS);
-      tufjs.push(m);
-      tufjsDone = !m.ok || m.processMs > TUFJS_REPEAT_BELOW_MS;
+function parseOptions(args: string[]): { specs: RepoSpec[]; runs: number } {
+  let specs = SPECS;
+  let runs = DEFAULT_RUNS;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i + 1];
+    if (args[i] === '--only' && value) {
+      const names = value.split(',');
+      const unknown = names.filter((n) => !SPECS.some((s) => s.name === n));
+      if (unknown.length) throw new Error(`bench client: unknown size(s) ${unknown.join(', ')}; usage: ${USAGE}`);
+      specs = SPECS.filter((s) => names.includes(s.name));
+      i++;
+    } else if (args[i] === '--runs' && value && /^[1-9]\d*$/.test(value)) {
+      runs = Number(value);
+      i++;
+    } else {
+      throw new Error(`bench client: bad option ${args[i]}; usage: ${USAGE}`);
     }
   }
-  return { tufkit, tufjs };
+  return { specs, runs };
 }
 
-/** tuf-js at `targets` flat targets, from the power law through its 1,000 and 10,000 points. */
-function extrapolateTufjs(rows: Row[], targets: number): { ms: number; exponent: number; lowerBound: boolean } | undefined {
+function versionOf(pkg: string): string {
+  const file = createRequire(join(projectRoot(), 'package.json')).resolve(`${pkg}/package.json`);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+function tufkitVersion(): string {
+  const root = projectRoot();
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `${version} (${commit}${dirty ? ', modified' : ''})`;
+  } catch {
+    return version;
+  }
+}
+
+/** The clients that run on `repo` and why the others do not. */
+function plan(repo: GeneratedRepo, rows: Row[]): Partial<Record<ClientName, string>> {
+  if (repo.spec.binBits !== 0 || repo.spec.targets <= 10_000) return {};
+  const x = extrapolateStock(rows, repo.spec.targets);
+  return { 'tuf-js': x ? `skipped (quadratic: ${x.lowerBound ? '>' : '~'}${Math.round(x.ms / 60_000)} min extrapolated)` : 'skipped (quadratic)' };
+}
+
+/**
+ * Rounds of one run per client, in turn, each round starting one client later so that no client
+ * always runs first: all meet the same load from the rest of the machine.
+ */
+async function runRounds(
+  repo: GeneratedRepo,
+  url: string,
+  workDir: string,
+  runs: number,
+  entries: Record<'tuf-js' | 'tuf-js-patched', string>,
+  skipped: Partial<Record<ClientName, string>>,
+  checkFlow: (client: ClientName, run: () => Promise<Measurement>) => Promise<Measurement>,
+): Promise<Record<ClientName, Measurement[]>> {
+  const out = Object.fromEntries(CLIENTS.map((c) => [c, [] as Measurement[]])) as Record<ClientName, Measurement[]>;
+  const done = new Set<ClientName>(CLIENTS.filter((c) => skipped[c]));
+  for (let round = 0; round < runs && done.size < CLIENTS.length; round++) {
+    for (let k = 0; k < CLIENTS.length; k++) {
+      const client = CLIENTS[(round + k) % CLIENTS.length]!;
+      if (done.has(client)) continue;
+      const stock = client === 'tuf-js';
+      const entry = client === 'tuf-js' || client === 'tuf-js-patched' ? entries[client] : undefined;
+      const run = (): Promise<Measurement> => measure(client, repo, url, workDir, stock ? TUFJS_TIMEOUT_MS : TIMEOUT_MS, entry);
+      const m = round === 0 ? await checkFlow(client, run) : await run();
+      out[client].push(m);
+      if (!m.ok || (stock && m.processMs > TUFJS_REPEAT_BELOW_MS)) done.add(client);
+    }
+  }
+  return out;
+}
+
+/** Stock tuf-js at `targets` flat targets, from the power law through its 1,000 and 10,000 points. */
+function extrapolateStock(rows: Row[], targets: number): { ms: number; exponent: number; lowerBound: boolean } | undefined {
   const at = (n: number): { ms: number; bound: boolean } | undefined => {
     const row = rows.find((r) => r.repo.spec.binBits === 0 && r.repo.spec.targets === n);
     if (!row) return undefined;
-    const bound = lowerBoundMs(row.tufjs);
-    const value = bound ?? best(row.tufjs);
-    return Number.isFinite(value) ? { ms: value, bound: bound !== undefined } : undefined;
+    const bound = lowerBoundMs(row.runs['tuf-js']);
+    const value = bound ?? stat(row.runs['tuf-js'], 'processMs').median;
+    return Number.isFinite(value) ? { ms: value, bound: bound !== undefined && okRuns(row.runs['tuf-js']).length === 0 } : undefined;
   };
   const a = at(1_000);
   const b = at(10_000);
@@ -70,77 +131,69 @@ function extrapolateTufjs(rows: Row[], targets: number): { ms: number; exponent:
   return { ms: b.ms * (targets / 10_000) ** exponent, exponent, lowerBound: b.bound };
 }
 
-function verdict(pass: boolean): string {
-  return pass ? 'PASS' : 'MISS';
-}
+const verdict = (pass: boolean): string => (pass ? 'PASS' : 'MISS');
+const r2 = (v: number): string => v.toFixed(2);
 
-function verdicts(rows: Row[]): string[] {
-  const flat = (n: number): Row | undefined => rows.find((r) => r.repo.spec.binBits === 0 && r.repo.spec.targets === n);
-  const bins = rows.find((r) => r.repo.spec.binBits !== 0);
+/** The issue's goals, each from this run's paired ratios of whole-process medians. */
+function goals(rows: Row[]): string[] {
   const out: string[] = [];
-
-  const r10 = flat(10_000);
-  const s10 = r10 && speedup(r10);
-  out.push(
-    s10
-      ? `${verdict(s10.value >= 50)}  10,000 flat targets: tufkit ${s10.lowerBound ? 'more than ' : ''}${s10.value.toFixed(0)}x faster than tuf-js (goal >= 50x)`
-      : 'MISS  10,000 flat targets: no ratio (a run failed)',
-  );
-
-  const r100 = flat(100_000);
-  if (r100) {
-    const k = best(r100.tufkit);
-    const floor = r100.floor.bestMs;
-    const ratio = k / floor;
-    const refresh = Math.min(...r100.tufkit.flatMap((m) => (m.ok ? [m.refreshMs] : [])));
+  const row = (name: string): Row | undefined => rows.find((r) => r.repo.spec.name === name);
+  const vsPatched = (name: string, limit: number, rssStrict: boolean, what: string): void => {
+    const r = row(name);
+    const label = SPECS.find((s) => s.name === name)!.label;
+    if (!r) return void out.push(`-     ${label}: ${what} (not run: pick it with --only)`);
+    const ratio = pairedRatio(r.runs.tufkit, r.runs['tuf-js-patched'], 'processMs');
+    const k = stat(r.runs.tufkit, 'maxRssBytes').median;
+    const j = stat(r.runs['tuf-js-patched'], 'maxRssBytes').median;
+    if (!ratio || !Number.isFinite(k) || !Number.isFinite(j)) return void out.push(`MISS  ${label}: ${what} (a run failed)`);
+    const rssOk = rssStrict ? k < j : k <= j;
     out.push(
-      `${verdict(ratio <= 2)}  100,000 flat targets: tufkit ${k.toFixed(0)} ms = ${ratio.toFixed(2)}x the floor (${floor.toFixed(0)} ms) (goal <= 2x; ` +
-        `best refresh alone ${refresh.toFixed(0)} ms = ${(refresh / floor).toFixed(2)}x)`,
+      `${verdict(ratio.median < limit && rssOk)}  ${label}: ${what}: tufkit / patched tuf-js ${r2(ratio.median)}x (${r2(ratio.min)}-${r2(ratio.max)}), ` +
+        `peak RSS ${mb(k)} vs ${mb(j)}`,
+    );
+  };
+  const vsFloor = (name: string): void => {
+    const r = row(name);
+    const label = SPECS.find((s) => s.name === name)!.label;
+    if (!r) return void out.push(`-     ${label}: within 1.25x of the floor (not run: pick it with --only)`);
+    const ratio = pairedRatio(r.runs.tufkit, r.runs.floor, 'processMs');
+    if (!ratio) return void out.push(`MISS  ${label}: within 1.25x of the floor (a run failed)`);
+    out.push(`${verdict(ratio.median <= 1.25)}  ${label}: within 1.25x of the floor: tufkit / floor ${r2(ratio.median)}x (${r2(ratio.min)}-${r2(ratio.max)})`);
+  };
+  for (const name of ['flat-1000', 'flat-10000', 'bins-256', 'bins-1024']) vsPatched(name, 1, false, 'faster than patched tuf-js, no more peak RSS');
+  vsPatched('flat-100000', 1 / 3, true, 'at least 3x faster than patched tuf-js (ratio < 0.33), less peak RSS');
+  for (const name of ['flat-1000', 'bins-256', 'bins-1024']) vsFloor(name);
+
+  const lookups = rows.map((r) => ({ label: r.repo.spec.label, first: stat(r.runs.tufkit, 'repeatLookupUs').median }));
+  if (lookups.length) {
+    const worst = Math.max(...lookups.map((l) => l.first));
+    out.push(
+      `${verdict(worst < LOOKUP_LIMIT_US)}  lookup in an already verified role, no re-verification (< ${LOOKUP_LIMIT_US} us): ` +
+        lookups.map((l) => `${l.label} ${l.first.toFixed(0)} us`).join(', '),
     );
   }
-
-  const rss = rows
-    .filter((r) => Number.isFinite(med(r.tufjs, 'maxRssBytes')))
-    .map((r) => ({ label: r.repo.spec.label, k: med(r.tufkit, 'maxRssBytes'), j: med(r.tufjs, 'maxRssBytes') }));
-  const unmeasured = rows.filter((r) => !r.tufjsSkipped && !Number.isFinite(med(r.tufjs, 'maxRssBytes'))).map((r) => r.repo.spec.label);
-  const rssText = rss.map((x) => `${x.label} ${(x.k / 2 ** 20).toFixed(0)} vs ${(x.j / 2 ** 20).toFixed(0)} MB`).join(', ');
-  out.push(
-    `${verdict(rss.length > 0 && rss.every((x) => x.k < x.j))}  peak RSS below tuf-js at every size measured: ${rssText}` +
-      (unmeasured.length ? ` (no tuf-js RSS at ${unmeasured.join(', ')}: run killed or failed)` : ''),
-  );
-
-  const sb = bins && speedup(bins);
-  out.push(sb ? `${verdict(sb.value > 1)}  1,024-bin flow: tufkit ${sb.value.toFixed(1)}x faster than tuf-js` : 'MISS  1,024-bin flow: no ratio (a run failed)');
-
-  const lookups = rows.map((r) => ({ label: r.repo.spec.label, first: med(r.tufkit, 'repeatLookupUs'), mean: med(r.tufkit, 'repeatLookupMeanUs') }));
-  const worst = Math.max(...lookups.map((l) => l.first));
-  out.push(
-    `${verdict(worst < LOOKUP_LIMIT_US)}  lookup in an already verified role, no re-verification: ` +
-      lookups.map((l) => `${l.label} ${l.first.toFixed(0)} us (${l.mean.toFixed(1)} us avg)`).join(', ') +
-      ` (goal: microseconds, < ${LOOKUP_LIMIT_US} us)`,
-  );
-
-  out.push(
-    'PASS  download hashed while it streams (code reading): Updater.downloadTarget feeds every chunk from the capped fetch to ' +
-      'StreamingVerifier.update as it is written to the temp file; finish() checks length and hashes before the rename; the file is never read back',
-  );
   return out;
 }
 
-export async function benchClient(): Promise<void> {
+export async function benchClient(args: string[] = []): Promise<void> {
+  const { specs, runs } = parseOptions(args);
   // Generated repositories and client dirs live under the OS temp dir, never in the source tree.
   const benchDir = await mkdtemp(join(tmpdir(), 'tufkit-bench-client-'));
+  const loads: number[] = [];
   try {
-    log('client: fresh process, root v1 trusted, refresh + 2 lookups + 10 MB download (tufkit vs tuf-js, same server, same run)');
-    const tufjsVersion = (createRequire(import.meta.url)('tuf-js/package.json') as { version: string }).version;
-    log(`  node ${process.version}, tuf-js ${tufjsVersion}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)} at start`);
+    log('client: fresh process per run, root v1 trusted, refresh + 2 lookups + 10 MB download; tufkit, tuf-js patched, tuf-js stock, floor in turn');
+    const patched = await buildPatchedTufjs(log);
+    const stock = await stockTufjs();
+    log(
+      `  node ${process.version}, tufkit ${tufkitVersion()}, tuf-js ${stock.tufjsVersion} (@tufjs/models ${stock.modelsVersion}), undici ${versionOf('undici')}; ` +
+        `${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start`,
+    );
     const big = await writeBigTarget(benchDir);
     const repos: GeneratedRepo[] = [];
-    for (const spec of SPECS) {
+    for (const spec of specs) {
       const start = performance.now();
-      const repo = await generateRepo(benchDir, spec, big);
-      repos.push(repo);
-      log(`  generated ${spec.label}: ${size(repo.targetsMetadataBytes)} of targets metadata to verify (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+      repos.push(await generateRepo(benchDir, spec, big));
+      log(`  generated ${spec.label}: ${size(repos.at(-1)!.targetsMetadataBytes)} of targets metadata to verify (${((performance.now() - start) / 1000).toFixed(1)} s)`);
     }
     const server = await serveDir(benchDir);
     const workDir = join(benchDir, 'clients');
@@ -148,15 +201,30 @@ export async function benchClient(): Promise<void> {
     const rows: Row[] = [];
     try {
       for (const repo of repos) {
-        const row: Row = { repo, floor: await floorMs(repo), tufkit: [], tufjs: [] };
-        const skipTufjs = repo.spec.binBits === 0 && repo.spec.targets > 10_000;
-        Object.assign(row, await runs(repo, server.url, workDir, !skipTufjs));
-        if (skipTufjs) {
-          const x = extrapolateTufjs(rows, repo.spec.targets);
-          row.tufjsSkipped = x ? `skipped (quadratic: ${x.lowerBound ? '>' : '~'}${Math.round(x.ms / 60_000)} min extrapolated)` : 'skipped (quadratic)';
-        }
-        rows.push(row);
-        log(`  measured ${repo.spec.label}`);
+        // The floor must make tufkit's requests and write tufkit's files, else it is not the floor of this flow.
+        let tufkitFlow: { requests: string[]; files: string[] } | undefined;
+        let floorFlow: { requests: string[]; files: string[] } | undefined;
+        const checkFlow = async (client: ClientName, run: () => Promise<Measurement>): Promise<Measurement> => {
+          if (client !== 'tufkit' && client !== 'floor') return run();
+          server.requests.length = 0;
+          const m = await run();
+          if (!m.ok) return m;
+          const seen = { requests: [...server.requests], files: m.files.filter((f) => !f.split('/').pop()!.startsWith('.')) };
+          if (client === 'tufkit') tufkitFlow = seen;
+          const other = client === 'tufkit' ? floorFlow : tufkitFlow;
+          if (client === 'floor') floorFlow = seen;
+          if (other && JSON.stringify(other) !== JSON.stringify(seen)) {
+            throw new Error(`bench: the floor's flow differs from tufkit's on ${repo.spec.name}: ${JSON.stringify({ tufkit: tufkitFlow, floor: floorFlow })}`);
+          }
+          return m;
+        };
+        const skipped = plan(repo, rows);
+        loads.push(loadavg()[0]!);
+        const measured = await runRounds(repo, server.url, workDir, runs, { 'tuf-js': stock.entry, 'tuf-js-patched': patched.entry }, skipped, checkFlow);
+        loads.push(loadavg()[0]!);
+        rows.push({ repo, verifyFloor: await floorMs(repo), runs: measured, skipped });
+        const flow = tufkitFlow && floorFlow ? `floor made tufkit's ${tufkitFlow.requests.length} requests and wrote its ${tufkitFlow.files.length} files` : 'floor flow not checked (a run failed)';
+        log(`  measured ${repo.spec.label} (${flow})`);
       }
     } finally {
       await server.close();
@@ -164,23 +232,19 @@ export async function benchClient(): Promise<void> {
 
     log();
     for (const line of table(rows)) log(line);
-    log(`  ms: wall time inside a fresh child, from before importing the client to the end of the download, best of up to ${RUNS} runs`);
-    log('  (runs of the two clients alternate); ratio: tuf-js ms / tufkit ms; RSS: process.resourceUsage().maxRSS at the end, median;');
-    log('  floor: sha256 + JSON.parse + canonical bytes of signed + one native ed25519 check, in this process, warm, best of 7');
-    log('  (flat: targets.json; bins: snapshot, targets and the 2 bins visited)');
-    const x = extrapolateTufjs(rows, 100_000);
-    if (x) log(`  tuf-js growth from 1,000 to 10,000 flat targets: n^${x.exponent.toFixed(2)}`);
-    const k10 = rows.find((r) => r.repo.spec.name === 'flat-10000');
-    const k100 = rows.find((r) => r.repo.spec.name === 'flat-100000');
-    if (k10 && k100) {
-      const growth = Math.log(best(k100.tufkit) / best(k10.tufkit)) / Math.log(10);
-      log(`  tufkit growth from 10,000 to 100,000 flat targets: n^${growth.toFixed(2)} (fixed costs included)`);
-    }
-    log(`  load average ${loadavg()[0]!.toFixed(1)} at the end: wall times stretch with the machine's load, CPU times (below) much less`);
+    log(`  ms: whole process (spawn to exit, less the bench's own lookups after the flow), median (min-max) of up to ${runs} runs per client, run in turn;`);
+    log('  ratios: median (min-max) of the run-by-run ratios; peak RSS: median maxRSS of the process.');
+    log('  tuf-js patched: @tufjs/models with its O(N^2) object-spread reduce rewritten to a loop; floor: a fresh node that makes');
+    log("  tufkit's HTTP requests with undici loaded as tufkit loads it and writes the bodies to tufkit's files, verifying nothing.");
+    const x = extrapolateStock(rows, 100_000);
+    if (x) log(`  stock tuf-js growth from 1,000 to 10,000 flat targets: n^${x.exponent.toFixed(2)}`);
+    log(`  load average (1 min) ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} during the runs, ${loadavg()[0]!.toFixed(1)} at the end (${availableParallelism()} cores)`);
     log();
     for (const line of details(rows)) log(line);
+    log('  in-process verification floor: sha256 + JSON.parse + canonical bytes + one native ed25519 check of the targets metadata');
+    log('  the flow verifies (flat: targets.json; bins: snapshot, targets and the 2 bins visited), warm, in the bench process.');
     log();
-    for (const line of verdicts(rows)) log(`  ${line}`);
+    for (const line of goals(rows)) log(`  ${line}`);
   } finally {
     await rm(benchDir, { recursive: true, force: true });
   }

@@ -48,6 +48,11 @@ export interface GeneratedRepo {
    * visits), with the public key that signs each: what the floor is computed over.
    */
   floorFiles: { file: string; publicKeyHex: string }[];
+  /**
+   * The GETs tufkit's flow makes, in order, relative to the repository's URL: `file` is the name
+   * tufkit stores the body under in the metadata dir, `download` marks the target download.
+   */
+  flow: { path: string; status: number; file?: string; download?: boolean }[];
   /** Bytes of the targets metadata a client must verify (sum over floorFiles that are targets roles). */
   targetsMetadataBytes: number;
 }
@@ -124,6 +129,7 @@ export async function generateRepo(
   const snapshotMeta = new Map<string, MetaFile>();
   const floorFiles: GeneratedRepo['floorFiles'] = [];
   let targetsMetadataBytes = 0;
+  const visitedBins: string[] = [];
 
   if (spec.binBits === 0) {
     for (const tf of all) top.targets.set(tf.path, tf);
@@ -133,7 +139,9 @@ export async function generateRepo(
     const bins = new Map<string, Targets>();
     for (const name of succinct.getRoles()) bins.set(name, new Targets({ version: 1, expires: new Date(expires) }));
     for (const tf of all) bins.get(succinct.getRoleForTarget(tf.path))!.targets.set(tf.path, tf);
+    // In lookup order: the ordinary target's bin, then the 10 MB target's.
     const visited = new Set([succinct.getRoleForTarget(lookupPath), succinct.getRoleForTarget(big.info.path)]);
+    visitedBins.push(...visited);
     for (const [name, bin] of bins) {
       const bytes = await signed(new Metadata(bin), signers.bins);
       const file = join(metadataDir, `1.${name}.json`);
@@ -167,5 +175,13 @@ export async function generateRepo(
   await mkdir(dirname(bigFile), { recursive: true });
   await link(big.file, bigFile).catch(() => copyFile(big.file, bigFile));
 
-  return { spec, dir, rootFile, lookupPath, bigTargetPath: big.info.path, floorFiles, targetsMetadataBytes };
+  const flow: GeneratedRepo['flow'] = [
+    { path: 'metadata/2.root.json', status: 404 },
+    { path: 'metadata/timestamp.json', status: 200, file: 'timestamp.json' },
+    { path: 'metadata/1.snapshot.json', status: 200, file: 'snapshot.json' },
+    { path: 'metadata/1.targets.json', status: 200, file: 'targets.json' },
+    ...visitedBins.map((name) => ({ path: `metadata/1.${name}.json`, status: 200, file: `${name}.json` })),
+    { path: `targets/${servedName}`, status: 200, download: true },
+  ];
+  return { spec, dir, rootFile, lookupPath, bigTargetPath: big.info.path, floorFiles, flow, targetsMetadataBytes };
 }

@@ -1,43 +1,65 @@
 import type { GeneratedRepo } from './generate.js';
 import type { Measurement } from './measure.js';
+import type { ClientName } from './runner.js';
+
+export const CLIENTS: readonly ClientName[] = ['tufkit', 'tuf-js-patched', 'tuf-js', 'floor'];
 
 /** What was measured for one repository. */
 export interface Row {
   repo: GeneratedRepo;
-  floor: { bestMs: number; medianMs: number; firstMs: number };
-  tufkit: Measurement[];
-  /** Empty when tuf-js was not run (see skipped). */
-  tufjs: Measurement[];
-  tufjsSkipped?: string;
+  /** The in-process verification floor (floor.ts). */
+  verifyFloor: { bestMs: number; medianMs: number; firstMs: number };
+  /** Runs per client, in the order they ran (run i of each client ran in the same round). */
+  runs: Record<ClientName, Measurement[]>;
+  /** Why a client was not run on this repository. */
+  skipped: Partial<Record<ClientName, string>>;
 }
 
 type Ok = Extract<Measurement, { ok: true }>;
+export type Field = keyof Omit<Ok, 'ok' | 'files'>;
 
-const okRuns = (runs: Measurement[]): Ok[] => runs.filter((m): m is Ok => m.ok);
+export const okRuns = (runs: Measurement[]): Ok[] => runs.filter((m): m is Ok => m.ok);
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!;
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Median of one field over the successful runs. */
-export function med(runs: Measurement[], field: keyof Omit<Ok, 'ok'>): number {
-  return median(okRuns(runs).map((m) => m[field]));
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+function spreadOf(values: number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
+}
+
+/** Median, best (min) and max of one field over the successful runs. */
+export function stat(runs: Measurement[], field: Field): Spread {
+  return spreadOf(okRuns(runs).map((m) => m[field]));
 }
 
 /**
- * Best (lowest) wall time over the successful runs: on a shared machine other processes only ever
- * add time, so the best run is the closest to what the code itself costs. Used for both clients.
+ * a / b run by run over the rounds where both succeeded (they ran back to back, so they met the same
+ * load from the rest of the machine), as median and min-max.
  */
-export function best(runs: Measurement[]): number {
-  const ok = okRuns(runs);
-  return ok.length === 0 ? NaN : Math.min(...ok.map((m) => m.wallMs));
+export function pairedRatio(a: Measurement[], b: Measurement[], field: Field): Spread | undefined {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.ok && y.ok) ratios.push(x[field] / y[field]);
+  }
+  return ratios.length ? spreadOf(ratios) : undefined;
 }
 
 /** A run killed at its time limit: the time it ran is a lower bound. */
 export function lowerBoundMs(runs: Measurement[]): number | undefined {
-  const killed = runs.find((m) => !m.ok && m.timedOut);
-  return killed?.processMs;
+  return runs.find((m) => !m.ok && m.timedOut)?.processMs;
 }
 
 export function failure(runs: Measurement[]): string | undefined {
@@ -45,65 +67,68 @@ export function failure(runs: Measurement[]): string | undefined {
   return f?.error;
 }
 
-const ms = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(1));
-const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+export const ms = (v: number): string => (!Number.isFinite(v) ? '-' : v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(1));
+export const mb = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(0)} MB` : '-');
 export const size = (bytes: number): string => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(0)} kB`);
+const x2 = (s: Spread | undefined): string => (s ? `${s.median.toFixed(2)}x (${s.min.toFixed(2)}-${s.max.toFixed(2)})` : '-');
 
-/** tuf-js's wall time as shown: measured, a lower bound, skipped or failed. */
-export function tufjsCell(row: Row): string {
-  if (row.tufjsSkipped) return row.tufjsSkipped;
-  const bound = lowerBoundMs(row.tufjs);
-  if (bound !== undefined) return `> ${ms(bound)} (killed)`;
-  const f = failure(row.tufjs);
+/** A client's whole-process time as shown: median (min-max), or why there is none. */
+export function timeCell(row: Row, client: ClientName): string {
+  const skipped = row.skipped[client];
+  if (skipped) return skipped;
+  const runs = row.runs[client];
+  const bound = lowerBoundMs(runs);
+  if (bound !== undefined && okRuns(runs).length === 0) return `> ${ms(bound)} (killed)`;
+  const f = failure(runs);
   if (f) return `failed: ${f}`;
-  return ms(best(row.tufjs));
+  const s = stat(runs, 'processMs');
+  return s.n === 0 ? '-' : s.n === 1 ? `${ms(s.median)} (1 run)` : `${ms(s.median)} (${ms(s.min)}-${ms(s.max)})`;
 }
 
-/** How many times faster tufkit is (">" when tuf-js was killed). */
-export function speedup(row: Row): { value: number; lowerBound: boolean } | undefined {
-  const k = best(row.tufkit);
-  const bound = lowerBoundMs(row.tufjs);
-  if (bound !== undefined) return { value: bound / k, lowerBound: true };
-  const j = best(row.tufjs);
-  return Number.isFinite(j) && Number.isFinite(k) ? { value: j / k, lowerBound: false } : undefined;
-}
-
-export function table(rows: Row[]): string[] {
-  const head = ['size', 'tufkit ms', 'tuf-js ms', 'ratio', 'tufkit RSS', 'tuf-js RSS', 'floor ms', 'tufkit/floor'];
-  const body = rows.map((row) => {
-    const s = speedup(row);
-    const k = best(row.tufkit);
-    const jRss = med(row.tufjs, 'maxRssBytes');
-    return [
-      row.repo.spec.label,
-      failure(row.tufkit) ? `failed: ${failure(row.tufkit)}` : ms(k),
-      tufjsCell(row),
-      s ? `${s.lowerBound ? '> ' : ''}${s.value.toFixed(s.value >= 10 ? 0 : 1)}x` : '-',
-      mb(med(row.tufkit, 'maxRssBytes')),
-      Number.isFinite(jRss) ? mb(jRss) : '-',
-      ms(row.floor.bestMs),
-      `${(k / row.floor.bestMs).toFixed(2)}x`,
-    ];
-  });
+function render(head: string[], body: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
   return [line(head), '  ' + widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)];
 }
 
-/** Per-phase medians, process times and repeated lookups: where the time goes. */
+export function table(rows: Row[]): string[] {
+  const head = ['repository', 'tufkit ms', 'tuf-js patched ms', 'tuf-js stock ms', 'floor ms', 'tufkit / patched', 'tufkit / floor', 'peak RSS tufkit / patched / stock / floor'];
+  const body = rows.map((row) => [
+    row.repo.spec.label,
+    timeCell(row, 'tufkit'),
+    timeCell(row, 'tuf-js-patched'),
+    timeCell(row, 'tuf-js'),
+    timeCell(row, 'floor'),
+    x2(pairedRatio(row.runs.tufkit, row.runs['tuf-js-patched'], 'processMs')),
+    x2(pairedRatio(row.runs.tufkit, row.runs.floor, 'processMs')),
+    CLIENTS.map((c) => mb(stat(row.runs[c], 'maxRssBytes').median).replace(' MB', '')).join(' / ') + ' MB',
+  ]);
+  return render(head, body);
+}
+
+/** Per client: best, in-child phases, CPU; where the time goes. */
 export function details(rows: Row[]): string[] {
   const out: string[] = [];
   for (const row of rows) {
-    out.push(`  ${row.repo.spec.label} (targets metadata verified: ${size(row.repo.targetsMetadataBytes)}; floor best ${ms(row.floor.bestMs)} ms, median ${ms(row.floor.medianMs)} ms, first run ${ms(row.floor.firstMs)} ms)`);
-    for (const [name, runs] of [['tufkit', row.tufkit], ['tuf-js', row.tufjs]] as const) {
+    const f = row.verifyFloor;
+    out.push(
+      `  ${row.repo.spec.label} (targets metadata verified: ${size(row.repo.targetsMetadataBytes)}; in-process verification floor best ${ms(f.bestMs)} ms, median ${ms(f.medianMs)} ms, first ${ms(f.firstMs)} ms)`,
+    );
+    for (const client of CLIENTS) {
+      const runs = row.runs[client];
       const ok = okRuns(runs);
       if (ok.length === 0) continue;
+      const m = (field: Field): string => ms(stat(runs, field).median);
       out.push(
-        `    ${name.padEnd(6)} ${ok.length} run(s), best wall ${ms(best(runs))} ms, median wall ${ms(med(runs, 'wallMs'))} ms; medians: boot ${ms(med(runs, 'bootMs'))} + import ${ms(med(runs, 'importMs'))} + refresh ${ms(med(runs, 'refreshMs'))}` +
-          ` + 2 lookups ${ms(med(runs, 'lookupsMs'))} + download ${ms(med(runs, 'downloadMs'))} ms; whole process ${ms(med(runs, 'processMs'))} ms, CPU ${ms(med(runs, 'cpuMs'))} ms;` +
-          ` repeated lookup ${med(runs, 'repeatLookupUs').toFixed(1)} us (then ${med(runs, 'repeatLookupMeanUs').toFixed(2)} us each)`,
+        `    ${client.padEnd(14)} ${ok.length} run(s): process best ${ms(stat(runs, 'processMs').min)} ms; medians: boot ${m('bootMs')} + import ${m('importMs')} + refresh ${m('refreshMs')}` +
+          ` + 2 lookups ${m('lookupsMs')} + download ${m('downloadMs')} = in-child ${m('wallMs')} ms (best ${ms(stat(runs, 'wallMs').min)}), CPU ${m('cpuMs')} ms` +
+          (client === 'tufkit' ? `; repeated lookup ${stat(runs, 'repeatLookupUs').median.toFixed(1)} us, then ${stat(runs, 'repeatLookupMeanUs').median.toFixed(2)} us each` : ''),
       );
     }
+    const inChild = pairedRatio(row.runs.tufkit, row.runs['tuf-js-patched'], 'wallMs');
+    const inChildFloor = pairedRatio(row.runs.tufkit, row.runs.floor, 'wallMs');
+    const cpu = pairedRatio(row.runs.tufkit, row.runs['tuf-js-patched'], 'cpuMs');
+    out.push(`    in-child ratios (import to end of download): tufkit / patched ${x2(inChild)}, tufkit / floor ${x2(inChildFloor)}; CPU tufkit / patched ${x2(cpu)}`);
   }
   return out;
 }

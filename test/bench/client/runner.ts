@@ -1,9 +1,29 @@
+import { pathToFileURL } from 'node:url';
+
 // One measurement in a fresh process: the client library is imported only once the clock runs.
 // Usage: node runner.js '<RunnerInput as JSON>'; prints one line of RunnerOutput JSON.
 const startedAt = performance.now();
 
+/** tuf-js and tuf-js-patched differ only in the copy loaded (`tufjsEntry`); floor verifies nothing. */
+export type ClientName = 'tufkit' | 'tuf-js-patched' | 'tuf-js' | 'floor';
+
+/** One GET the floor makes: the same URL tufkit requests, in the same order, kept where tufkit keeps it. */
+export interface FloorRequest {
+  url: string;
+  /** 200, or 404 for the next root version that does not exist. */
+  status: number;
+  /** Where the body is written (absent for the 404). */
+  writeTo?: string;
+  /** The download, timed as such (the rest is the refresh). */
+  download?: boolean;
+}
+
 export interface RunnerInput {
-  client: 'tufkit' | 'tuf-js';
+  client: ClientName;
+  /** tuf-js's main file, stock or patched. */
+  tufjsEntry?: string;
+  /** The floor's requests. */
+  floorRequests?: FloorRequest[];
   /** Holds only root.json (root v1). */
   metadataDir: string;
   metadataBaseUrl: string;
@@ -29,6 +49,8 @@ export interface RunnerOutput {
   repeatLookupUs: number;
   /** Mean over `repeatLookups` more of them. */
   repeatLookupMeanUs: number;
+  /** Time spent after the flow on the repeated lookups (not part of the flow: subtracted from the process time). */
+  afterFlowMs: number;
   /** process.resourceUsage().maxRSS, bytes. */
   maxRssBytes: number;
   /** User + system CPU time of the whole process at the end of the download (both cores count). */
@@ -57,12 +79,36 @@ async function load(input: RunnerInput): Promise<Client> {
       download: async (info, to) => void (await u.downloadTarget(info as Parameters<typeof u.downloadTarget>[0], to)),
     };
   }
-  const { Updater } = await import('tuf-js');
+  if (input.client === 'floor') return floor(input.floorRequests ?? []);
+  const { Updater } = (await import(pathToFileURL(input.tufjsEntry!).href)) as typeof import('tuf-js');
   const u = new Updater(options);
   return {
     refresh: () => u.refresh(),
     getTargetInfo: (p) => u.getTargetInfo(p),
     download: async (info, to) => void (await u.downloadTarget(info as Parameters<typeof u.downloadTarget>[0], to)),
+  };
+}
+
+/**
+ * The same HTTP requests as tufkit's flow with undici loaded the way tufkit loads it, each body
+ * written to the file tufkit writes, nothing parsed, hashed, verified, fsynced or locked.
+ */
+async function floor(requests: FloorRequest[]): Promise<Client> {
+  const { loadGetRequest } = await import('../../../src/client/undici-request.js');
+  const { writeFile } = await import('node:fs/promises');
+  const get = await loadGetRequest();
+  const fetchAll = async (download: boolean): Promise<void> => {
+    for (const r of requests.filter((x) => (x.download ?? false) === download)) {
+      const { statusCode, body } = await get(new URL(r.url), undefined, {});
+      if (statusCode !== r.status) throw new Error(`floor: ${r.url}: HTTP ${statusCode}, expected ${r.status}`);
+      if (r.writeTo) await writeFile(r.writeTo, body);
+      else await body.dump();
+    }
+  };
+  return {
+    refresh: () => fetchAll(false),
+    getTargetInfo: (path) => Promise.resolve({ path, length: 0 }),
+    download: () => fetchAll(true),
   };
 }
 
@@ -81,6 +127,7 @@ async function main(): Promise<void> {
   const tEnd = performance.now();
   const usage = process.resourceUsage();
 
+  const after = performance.now();
   const r0 = performance.now();
   await client.getTargetInfo(input.lookupPaths[0]);
   const repeatLookupUs = (performance.now() - r0) * 1000;
@@ -97,6 +144,7 @@ async function main(): Promise<void> {
     wallMs: tEnd - t0,
     repeatLookupUs,
     repeatLookupMeanUs,
+    afterFlowMs: performance.now() - after,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
   };

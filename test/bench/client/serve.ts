@@ -4,10 +4,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 
-/** Serves the files under `root` on 127.0.0.1 (port chosen by the OS), GET only, 404 for anything else. */
-export async function serveDir(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves the files under `root` on 127.0.0.1 (port chosen by the OS), GET only, 404 for anything
+ * else. `requests` collects "METHOD path status" of every request (cleared by the caller).
+ */
+export async function serveDir(root: string): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
   const base = resolve(root);
+  const requests: string[] = [];
   const server: Server = createServer((req, res) => {
+    res.on('finish', () => requests.push(`${req.method} ${req.url} ${res.statusCode}`));
     void (async () => {
       let file: string;
       try {
@@ -28,6 +33,7 @@ export async function serveDir(root: string): Promise<{ url: string; close: () =
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    requests,
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();
