@@ -242,7 +242,13 @@ export function runCase(all: Chain[], seed: number, index: number, tally: Tally,
   // 3. The client's trust decisions with this file in place of the original.
   let trusted: Metadata;
   const key = `${all.indexOf(chain)}/${k}`;
-  const set = k === 0 ? undefined : (prefixes.get(key) ?? prefix(chain, k));
+  let set: TrustedMetadataSet | undefined;
+  try {
+    set = k === 0 ? undefined : (prefixes.get(key) ?? prefix(chain, k));
+  } catch (e) {
+    problem(`the unmutated files before ${s.file} were refused: ${describeError(e)}`);
+    return;
+  }
   const before = set && trustedState(set, s);
   try {
     trusted = set ? apply(set, s, bytes) : walk(chain, 0, bytes);

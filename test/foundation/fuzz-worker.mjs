@@ -1,8 +1,10 @@
 // Runs the client fuzzer (client-fuzz.ts) in a worker thread, storing the index of the case it is
 // on in a shared counter, so that the test can see a case that never returns and stop it.
 import { register } from 'node:module';
+import process from 'node:process';
 import { parentPort, workerData } from 'node:worker_threads';
 
+process.setSourceMapsEnabled(true);
 register('./ts-hooks.mjs', import.meta.url);
 const { chains, runFuzz } = await import('./client-fuzz.ts');
 

@@ -161,7 +161,7 @@ export function jsonMutation(r: Rng, bytes: Buffer): [string, Buffer] {
 // ---- layout mutations: what a parser of signed metadata must see through ---------------------
 // Each keeps the file valid JSON. Whitespace, unknown top-level members, escapes, member order and
 // non-ASCII outside `signed` leave its content as it was (verification must still succeed); a
-// second `signed` member, or a change to a string inside it, must not verify.
+// second `signed` member, a repeated name or a change to a string inside it must not verify.
 
 interface Layout {
   /** [open, close] quote positions of every string. */
@@ -199,7 +199,7 @@ export function layoutMutation(r: Rng, bytes: Buffer): [string, Buffer] {
   const inSigned = strings.filter(([o, c]) => o > start && c < end);
   let what: string;
   let out: string;
-  switch (r.int(10)) {
+  switch (r.int(11)) {
     case 0: {
       const at = r.pick(structural);
       const ws = Array.from({ length: 1 + r.int(3) }, () => r.pick([' ', '\n', '\t', '\r'])).join('');
@@ -261,6 +261,15 @@ export function layoutMutation(r: Rng, bytes: Buffer): [string, Buffer] {
       const at = start + m.index + 1;
       const form = r.pick([`${m[1]}.0`, `${m[1]}e0`, `${m[1]}E+0`, `0${m[1]}`, `-0`, `${m[1]}0000000000000000`]);
       [what, out] = [`integer ${m[1]} at ${at} written ${form}`, splice(text, at, m[1]!.length, form)];
+      break;
+    }
+    case 9: {
+      // A repeated name right after the first: where canonical order would put it.
+      const members = [...signedText.matchAll(/"(_type|expires|spec_version|version)":\s*("[^"]*"|\d+)/g)];
+      const m = r.pick(members);
+      const at = start + m.index + m[0].length;
+      const value = r.pick([m[2]!, '"2099-01-01T00:00:00Z"', '2']);
+      [what, out] = [`${m[1]} repeated in signed as ${value}`, splice(text, at, 0, `,"${m[1]}":${value}`)];
       break;
     }
     default: {

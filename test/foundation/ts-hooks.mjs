@@ -20,7 +20,7 @@ export async function load(url, context, next) {
   const fileName = fileURLToPath(url);
   const { outputText } = ts.transpileModule(await readFile(fileName, 'utf8'), {
     fileName,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true, inlineSourceMap: true },
   });
   return { format: 'module', source: outputText, shortCircuit: true };
 }
