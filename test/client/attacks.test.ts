@@ -13,7 +13,7 @@ import {
   type Fetcher,
 } from '../../src/index.js';
 import { cleanup, listTree, readJSONVersion, setup, startServer, tempDir, type Env } from '../helpers/client.js';
-import { keyOf, tamperSigned, utf8, type TestRepo } from '../helpers/repo.js';
+import { keyOf, sha256, tamperSigned, utf8, type TestRepo } from '../helpers/repo.js';
 
 // Spec 1.5.2: each attack the framework protects against, played against the client.
 
@@ -159,7 +159,7 @@ describe('attacks of spec 1.5.2', () => {
     await env.repo.writeTarget('libevil.so', utf8('evil'));
     const u = env.updater();
     await u.refresh();
-    expect(await u.getTargetInfo('plugins/ok.tgz')).toBeDefined();
+    expect(await u.getTargetInfo('plugins/ok.tgz')).toMatchObject({ path: 'plugins/ok.tgz', length: 2, hashes: { sha256: sha256(utf8('ok')) } });
     expect(await u.getTargetInfo('libevil.so')).toBeUndefined();
   });
 

@@ -28,7 +28,7 @@ describe('target download (spec 5.7)', () => {
     const u = env.updater();
     await u.refresh();
     const info = await u.getTargetInfo('dir/app.txt');
-    expect(info).toBeDefined();
+    expect(info).toMatchObject({ path: 'dir/app.txt', length: DATA.length, hashes: { sha256: sha256(DATA) } });
     const file = await u.downloadTarget(info!);
     expect(path.relative(env.targetDir, file).startsWith('..')).toBe(false);
     expect(await readFile(file)).toEqual(Buffer.from(DATA));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirLock } from '../../src/client/lock.js';
 import { cleanup, setup } from '../helpers/client.js';
-import { utf8 } from '../helpers/repo.js';
+import { sha256, utf8 } from '../helpers/repo.js';
 
 // getTargetInfo answers from roles this refresh already verified without I/O, lock or a second
 // verification, and still loads (and verifies) the roles it has not reached yet.
@@ -17,7 +17,7 @@ describe('lookups in already verified roles', () => {
       },
     });
     const u = env.updater({ lockTimeoutMs: 200 });
-    expect(await u.getTargetInfo('a.txt')).toBeDefined();
+    expect(await u.getTargetInfo('a.txt')).toMatchObject({ path: 'a.txt', length: 1, hashes: { sha256: sha256(utf8('a')) } });
     env.server.resetRequests();
     // Another holder of the lock would make any locked call fail after lockTimeoutMs.
     const lock = await DirLock.acquire(env.metadataDir, 1000);
@@ -41,10 +41,10 @@ describe('lookups in already verified roles', () => {
     const u = env.updater();
     await u.refresh();
     env.server.resetRequests();
-    expect(await u.getTargetInfo('r/x.txt')).toBeDefined();
+    expect(await u.getTargetInfo('r/x.txt')).toMatchObject({ path: 'r/x.txt', length: 1, hashes: { sha256: sha256(utf8('x')) } });
     expect(env.server.metadataRequests).toEqual([env.repo.metadataFile('role1')]);
     env.server.resetRequests();
-    expect(await u.getTargetInfo('r/x.txt')).toBeDefined();
+    expect(await u.getTargetInfo('r/x.txt')).toMatchObject({ path: 'r/x.txt', length: 1, hashes: { sha256: sha256(utf8('x')) } });
     expect(env.server.paths).toEqual([]);
   });
 
@@ -60,7 +60,7 @@ describe('lookups in already verified roles', () => {
     env.repo.addTarget('b.txt', utf8('b'));
     await env.repo.publish();
     const refreshing = u.refresh();
-    expect(await u.getTargetInfo('b.txt')).toBeDefined();
+    expect(await u.getTargetInfo('b.txt')).toMatchObject({ path: 'b.txt', length: 1, hashes: { sha256: sha256(utf8('b')) } });
     await refreshing;
   });
 });

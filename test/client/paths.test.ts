@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnsafePathError, Updater } from '../../src/index.js';
 import { cleanup, fastConfig, listTree, setup, startServer, tempDir, vectorsDir } from '../helpers/client.js';
-import { utf8 } from '../helpers/repo.js';
+import { sha256, utf8 } from '../helpers/repo.js';
 
 // Role names and target paths that look like paths, queries or fragments must be URL-encoded in
 // requests and must never escape metadataDir or targetDir on disk.
@@ -32,7 +32,10 @@ describe('fishy role names and target paths', () => {
     });
     const u = env.updater();
     await u.refresh();
-    for (const [i] of FISHY.entries()) expect((await u.getTargetInfo(`in-${i}.txt`))?.length).toBeGreaterThan(0);
+    for (const [i, name] of FISHY.entries()) {
+      const data = utf8(`target of role ${name}`);
+      expect(await u.getTargetInfo(`in-${i}.txt`)).toMatchObject({ length: data.length, hashes: { sha256: sha256(data) } });
+    }
 
     // Requests: every one under /metadata/, no raw "?" or "#", the role name percent-encoded.
     const roleRequests = env.server.requests.filter((r) => !/^\/metadata\/(\d+\.root|timestamp|\d+\.snapshot|\d+\.targets)\.json$/.test(r.logical));

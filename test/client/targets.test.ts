@@ -8,7 +8,7 @@ import {
   UnsignedMetadataError,
 } from '../../src/index.js';
 import { cleanup, readJSONVersion, setup, type Env } from '../helpers/client.js';
-import { flipByte, utf8, type TestRepo } from '../helpers/repo.js';
+import { flipByte, sha256, utf8, type TestRepo } from '../helpers/repo.js';
 
 // Spec 5.6: the top-level targets role, delegated roles and the delegation search.
 
@@ -93,7 +93,7 @@ describe('file names of metadata (consistent snapshots, spec 5.5.1, 5.6.1)', () 
       });
       const u = env.updater();
       await u.refresh();
-      expect(await u.getTargetInfo('r/x')).toBeDefined();
+      expect(await u.getTargetInfo('r/x')).toMatchObject({ path: 'r/x', length: 1, hashes: { sha256: sha256(utf8('x')) } });
       const expected = consistent
         ? ['2.root.json', 'timestamp.json', '2.snapshot.json', '2.targets.json', '1.role1.json']
         : ['2.root.json', 'timestamp.json', 'snapshot.json', 'targets.json', 'role1.json'];
@@ -197,7 +197,7 @@ describe('delegated roles (spec 5.6.7)', () => {
     });
     const u = env.updater();
     await u.refresh();
-    expect(await u.getTargetInfo('dir/a.txt')).toBeDefined();
+    expect(await u.getTargetInfo('dir/a.txt')).toMatchObject({ path: 'dir/a.txt', length: 1, hashes: { sha256: sha256(utf8('a')) } });
     env.server.resetRequests();
     const fresh = env.updater();
     await fresh.refresh();

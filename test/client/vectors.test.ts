@@ -73,20 +73,28 @@ describe('sigstore-root-signing vector', () => {
     expect(await readFile(path.join(c.metadataDir, 'root.json'))).toEqual(await readFile(path.join(vector, 'metadata/15.root.json')));
     expect(await readJSONVersion(path.join(c.metadataDir, 'timestamp.json'))).toBe(762);
 
+    // What the signed role lists, read straight from the file, and the bytes the repository serves.
+    const listed = async (file: string, target: string): Promise<{ length: number; hashes: Record<string, string> }> =>
+      (JSON.parse(await readFile(path.join(vector, 'metadata', file), 'utf8')) as { signed: { targets: Record<string, { length: number; hashes: Record<string, string> }> } }).signed.targets[target]!;
+    const keysListed = await listed('8.registry.npmjs.org.json', 'registry.npmjs.org/keys.json');
     const keys = await u.getTargetInfo('registry.npmjs.org/keys.json');
-    expect(keys).toBeDefined();
+    expect(keys).toMatchObject({ path: 'registry.npmjs.org/keys.json', length: keysListed.length, hashes: keysListed.hashes });
     expect(c.server.metadataRequests.at(-1)).toBe('8.registry.npmjs.org.json');
-    const keysFile = await u.downloadTarget(keys!);
-    const keysBytes = await readFile(keysFile);
-    expect(sha256(keysBytes)).toBe(keys!.hashes.sha256);
-    expect(c.server.targetRequests.at(-1)).toBe(`registry.npmjs.org/${keys!.hashes.sha256}.keys.json`);
+    const keysBytes = await readFile(await u.downloadTarget(keys!));
+    const keysServed = `registry.npmjs.org/${keysListed.hashes.sha256}.keys.json`;
+    expect(keysBytes).toEqual(await readFile(path.join(vector, 'targets', keysServed)));
+    expect(sha256(keysBytes)).toBe(keysListed.hashes.sha256);
+    expect(c.server.targetRequests.at(-1)).toBe(keysServed);
 
+    const trListed = await listed('14.targets.json', 'trusted_root.json');
     const tr = await u.getTargetInfo('trusted_root.json');
-    const trFile = await u.downloadTarget(tr!);
-    const trBytes = await readFile(trFile);
-    expect(trBytes.length).toBe(tr!.length);
-    expect(sha256(trBytes)).toBe(tr!.hashes.sha256);
-    expect(c.server.targetRequests.at(-1)).toBe(`${tr!.hashes.sha256}.trusted_root.json`);
+    expect(tr).toMatchObject({ path: 'trusted_root.json', length: trListed.length, hashes: trListed.hashes });
+    const trBytes = await readFile(await u.downloadTarget(tr!));
+    const trServed = `${trListed.hashes.sha256}.trusted_root.json`;
+    expect(trBytes).toEqual(await readFile(path.join(vector, 'targets', trServed)));
+    expect(trBytes.length).toBe(trListed.length);
+    expect(sha256(trBytes)).toBe(trListed.hashes.sha256);
+    expect(c.server.targetRequests.at(-1)).toBe(trServed);
   });
 
   it('2. with the real clock: ExpiredMetadataError (root v15 expired 2026-11-20), no timestamp trusted', async () => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { VECTORS_DIR } from '../helpers/vectors.js';
 
-// Read-only access to the shared conformance vectors (see each folder's PROVENANCE.md).
+// Read-only access to the vendored conformance vectors (see each folder's PROVENANCE.md).
 
-export const VECTORS = process.env.TUFKIT_VECTORS ?? '/work/shared/vectors';
+export const VECTORS = VECTORS_DIR;
 export const PYTHON_TUF = join(VECTORS, 'python-tuf');
 export const SIGSTORE = join(VECTORS, 'sigstore-root-signing');
 

@@ -5,15 +5,13 @@ import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalString } from '../../src/crypto/canonical.js';
 import { CanonicalJSONError } from '../../src/errors.js';
-import { rng, type Rng } from './helpers.js';
+import { rng, SIGSTORE, type Rng } from './helpers.js';
 
 // tufkit writes OLPC canonical JSON as securesystemslib's encode_canonical does. RFC 8785
 // (`canonicalize`) is the oracle wherever the two definitions agree; where they differ the expected
 // bytes below were derived by hand from encode_canonical's algorithm: `"` + s.replace('\\', '\\\\')
 // .replace('"', '\\"') + `"` for strings, `sorted(dict.items())` (Python str order = code point
 // order) for objects, `str(int)` for integers, FormatError for anything else; then UTF-8.
-
-const SIGSTORE = '/work/shared/vectors/sigstore-root-signing/metadata';
 
 // A CommonJS module whose typings declare an ES default export: its default import is the function.
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
@@ -130,7 +128,7 @@ describe('canonical JSON agrees with RFC 8785 where the two definitions agree', 
   });
 
   it('gives identical bytes for a realistic metadata object', () => {
-    const signed = JSON.parse(readFileSync(join(SIGSTORE, '15.root.json'), 'utf8')).signed;
+    const signed = JSON.parse(readFileSync(join(SIGSTORE, 'metadata/15.root.json'), 'utf8')).signed;
     // Sigstore's root holds PEM keys (newlines), which RFC 8785 escapes: compare without them.
     const noPem = JSON.parse(JSON.stringify(signed).replace(/\\n/g, ' '));
     expect(hex(canonicalBytes(noPem))).toBe(oracle(noPem).toString('hex'));
@@ -278,7 +276,7 @@ describe('PEM keys with newlines are written raw', () => {
   });
 
   it("reproduces every keyid of Sigstore's root v15 (sha256 over canonical JSON holding PEM newlines)", () => {
-    const root = JSON.parse(readFileSync(join(SIGSTORE, '15.root.json'), 'utf8'));
+    const root = JSON.parse(readFileSync(join(SIGSTORE, 'metadata/15.root.json'), 'utf8'));
     const keys = Object.entries(root.signed.keys as Record<string, { keyval: { public: string } }>);
     expect(keys.length).toBeGreaterThanOrEqual(5);
     for (const [keyid, key] of keys) {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { VECTORS_DIR } from '../helpers/vectors.js';
 
 /** A small seeded PRNG (mulberry32) so that generated and fuzzed cases are reproducible. */
 export interface Rng {
@@ -23,7 +24,7 @@ export function rng(seed: number): Rng {
   return { next, int, pick: (items) => items[int(items.length)]! };
 }
 
-export const VECTORS = '/work/shared/vectors';
+export const VECTORS = VECTORS_DIR;
 export const PYTHON_TUF = join(VECTORS, 'python-tuf');
 export const SIGSTORE = join(VECTORS, 'sigstore-root-signing');
 

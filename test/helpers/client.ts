@@ -8,6 +8,7 @@ import { Updater } from '../../src/index.js';
 import { Metadata, type Root, type Targets } from '../../src/models/index.js';
 import { TestRepo, type RepoOptions } from './repo.js';
 import { TestServer } from './server.js';
+import { VECTORS_DIR } from './vectors.js';
 
 // The client-side harness: temp folders, a served test repository, updaters that trust its
 // first root, the CLI as a child process, and checks of what the client left on disk.
@@ -17,7 +18,7 @@ export type UpdaterConfig = NonNullable<UpdaterOptions['config']>;
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cliPath = path.join(repoRoot, 'dist/cli/tufkit.js');
-export const vectorsDir = '/work/shared/vectors';
+export const vectorsDir = VECTORS_DIR;
 
 const cleanups: (() => Promise<void>)[] = [];
 

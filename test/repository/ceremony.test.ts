@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,9 +116,10 @@ describe('signing ceremony through the CLI', { timeout: 20_000 }, () => {
     await run(['publish', 'repo', '--out', 'pub']);
     const meta = await readdir(path.join(pub, 'metadata'));
     expect(meta).toEqual(expect.arrayContaining(['1.root.json', 'root.json', 'timestamp.json', '1.snapshot.json', '1.targets.json', '1.releases.json', '1.bins-000.json', '1.bins-3ff.json']));
-    const tf = (await readdir(path.join(pub, 'targets/releases'))).sort();
-    expect(tf).toHaveLength(2);
-    for (const f of tf) expect(f).toMatch(/^[0-9a-f]{64}\.tool-1\.0\.(bin|sig)$/);
+    // Consistent snapshot: each target published under the sha256 of its own bytes.
+    const published = ['releases/tool-1.0.bin', 'releases/tool-1.0.sig'].map((p) => [`${createHash('sha256').update(files[p]!).digest('hex')}.${path.basename(p)}`, files[p]!] as const);
+    expect((await readdir(path.join(pub, 'targets/releases'))).sort()).toEqual(published.map(([name]) => name).sort());
+    for (const [name, data] of published) expect((await readFile(path.join(pub, 'targets/releases', name))).equals(data), name).toBe(true);
   }, 60_000);
 
   const clients: [string, (root: Uint8Array, m: string, t: string) => Promise<ClientUnderTest>][] = [
