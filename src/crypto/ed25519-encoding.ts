@@ -2,7 +2,6 @@
 
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
 export const ED25519_SIGNATURE_LENGTH = 64;
-export const ED25519_SEED_LENGTH = 32;
 
 /** Hex DER of an Ed25519 SubjectPublicKeyInfo up to the 32 raw key bytes that end it (RFC 8410). */
 export const ED25519_SPKI_PREFIX = '302a300506032b6570032100';

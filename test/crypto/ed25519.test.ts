@@ -11,6 +11,7 @@ import { ed25519CanonicalKey, ED25519_SPKI_PREFIX, littleEndian } from '../../sr
 import { nobleEd25519 } from '../../src/crypto/ed25519-noble.js';
 import { nodeCryptoEd25519 } from '../../src/crypto/ed25519-node.js';
 import { isSupportedKey, verifySignature } from '../../src/crypto/verify.js';
+import { Key, Metadata, Root, Signature } from '../../src/models/index.js';
 import { ensureBuilt, repoRoot } from '../helpers/client.js';
 
 // Every Ed25519 backend must reach OpenSSL's verdict (node:crypto's, which python-tuf and go-tuf
@@ -230,6 +231,26 @@ describe('Ed25519 public keys', () => {
     }
     const signer = nodeCryptoEd25519.signer(randomBytes(32));
     expect(toHex(ed25519CanonicalKey(signer.publicKey))).toBe(toHex(signer.publicKey));
+  });
+
+  it('two encodings of one point are one key for a threshold', () => {
+    // The identity point, canonical and with y + p: OpenSSL takes both, and R = identity, S = 0
+    // is a valid signature by either on any message.
+    const encodings = smallOrderEncodings()[0]!.encodings.slice(0, 2);
+    expect(encodings.map(toHex)).toEqual(['01' + '00'.repeat(31), 'ee' + 'ff'.repeat(30) + '7f']);
+    const root = new Root({ version: 1, expires: new Date('2100-01-01T00:00:00Z') });
+    const md = new Metadata(root);
+    const sig = toHex(new Uint8Array([...encodings[0]!, ...le32(0n)]));
+    for (const e of encodings) {
+      const key = Key.fromPublicJSON({ keytype: 'ed25519', scheme: 'ed25519', keyval: { public: toHex(e) } });
+      root.addKey(key, 'root');
+      md.signatures.set(key.keyid, new Signature(key.keyid, sig));
+      expect(key.verify(sig, md.signedBytes())).toBe(true);
+    }
+    root.getRole('root').threshold = 2;
+    const result = md.verificationResult('root', md);
+    expect(result.signed.size).toBe(1);
+    expect(result.verified).toBe(false);
   });
 });
 
