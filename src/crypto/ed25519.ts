@@ -3,6 +3,8 @@
 // (a non-canonical R never matches), S >= L rejected, any 32-byte public key taken and one that is
 // not a curve point verifying nothing; small-order keys and R are not refused. A stricter or looser
 // rule (ZIP-215, libsodium's) would count a different threshold than those clients on the same file.
+// RFC 8032 5.1.3 would refuse a key with y >= p or x = 0 and the sign bit: OpenSSL, hence those
+// clients, takes it, and agreeing with them on a threshold matters more than that refusal.
 
 import { ED25519_SIGNATURE_LENGTH } from './ed25519-encoding.js';
 
