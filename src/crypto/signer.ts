@@ -8,7 +8,7 @@ import {
   type SignKeyObjectInput,
 } from 'node:crypto';
 import { KeyError, UsageError } from '../errors.js';
-import { ed25519PublicKey, ed25519Sign } from './ed25519.js';
+import { ed25519 } from './ed25519.js';
 import { bytesToHex } from './hash.js';
 import { computeKeyid } from './keyid.js';
 import { isSupportedKey } from './verify.js';
@@ -52,16 +52,15 @@ const ECDSA_SCHEME: Record<string, string> = { prime256v1: 'ecdsa-sha2-nistp256'
 
 /** The key's public half in the form securesystemslib writes: raw hex for ed25519, PEM SPKI otherwise. */
 function publicValue(privateKey: KeyObject): string {
-  if (privateKey.asymmetricKeyType === 'ed25519') return bytesToHex(ed25519Seed(privateKey).publicKey);
+  if (privateKey.asymmetricKeyType === 'ed25519') return bytesToHex(ed25519Signer(privateKey).publicKey);
   // node:crypto writes PEM as pyca does: 64-column base64 and a final newline.
   return createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string;
 }
 
-function ed25519Seed(privateKey: KeyObject): { seed: Uint8Array; publicKey: Uint8Array } {
+function ed25519Signer(privateKey: KeyObject): ReturnType<typeof ed25519.signer> {
   const d = privateKey.export({ format: 'jwk' }).d;
   if (typeof d !== 'string') throw new KeyError('ed25519 private key without its seed');
-  const seed = new Uint8Array(Buffer.from(d, 'base64url'));
-  return { seed, publicKey: ed25519PublicKey(seed) };
+  return ed25519.signer(new Uint8Array(Buffer.from(d, 'base64url')));
 }
 
 function defaultScheme(privateKey: KeyObject): { keytype: string; scheme: string } {
@@ -85,8 +84,8 @@ function defaultScheme(privateKey: KeyObject): { keytype: string; scheme: string
 function signFunction(privateKey: KeyObject, scheme: string): SignFn {
   const type = privateKey.asymmetricKeyType;
   if (type === 'ed25519' && scheme === 'ed25519') {
-    const { seed } = ed25519Seed(privateKey);
-    return (data) => ed25519Sign(data, seed);
+    const signer = ed25519Signer(privateKey);
+    return (data) => signer.sign(data);
   }
   if (type === 'ec' && ECDSA_SCHEME[privateKey.asymmetricKeyDetails?.namedCurve ?? ''] === scheme) {
     const hash = scheme === 'ecdsa-sha2-nistp256' ? 'sha256' : 'sha384';

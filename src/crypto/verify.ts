@@ -1,6 +1,8 @@
 import { constants, createPublicKey, verify as nodeVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { KeyError, UnsupportedAlgorithmError } from '../errors.js';
-import { checkEd25519PublicKey, ed25519Verify, ED25519_PUBLIC_KEY_LENGTH } from './ed25519.js';
+import { ed25519Verifier } from './ed25519.js';
+import { bytesToHex } from './hash.js';
+import { ed25519CanonicalKey, ED25519_PUBLIC_KEY_LENGTH, ED25519_SPKI_PREFIX } from './ed25519-encoding.js';
 
 // Signature verification for the key types and schemes securesystemslib (python-tuf) verifies:
 //   ed25519 / ed25519                                 keyval.public = 64 hex chars (raw key)
@@ -17,9 +19,11 @@ export interface PublicKeyInfo {
   keyval: { public: string } & Record<string, unknown>;
 }
 
-type ParsedKey =
-  | { kind: 'ed25519'; publicKey: Uint8Array }
-  | { kind: 'node'; hash: string; key: VerifyKeyObjectInput };
+interface ParsedKey {
+  verify(signature: Uint8Array, data: Uint8Array): boolean;
+  /** SubjectPublicKeyInfo DER (hex) of the key: equal for one key however its JSON writes it. */
+  identity: string;
+}
 
 type Scheme =
   | { kind: 'ed25519' }
@@ -52,6 +56,14 @@ function describe(key: PublicKeyInfo): string {
 // it, so the PEM label is checked first.
 const PUBLIC_PEM = /^\s*-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----\s*$/;
 
+function pemIdentity(k: KeyObject): string {
+  return k.export({ type: 'spki', format: 'der' }).toString('hex');
+}
+
+function nodeVerifier(hash: string, input: VerifyKeyObjectInput): ParsedKey['verify'] {
+  return (signature, data) => nodeVerify(hash, data, input, signature);
+}
+
 function parsePem(key: PublicKeyInfo, pem: string): KeyObject {
   const label = PUBLIC_PEM.exec(pem);
   if (!label) throw new KeyError(`${describe(key)}: keyval.public is not a PEM public key`);
@@ -73,13 +85,10 @@ function parse(key: PublicKeyInfo): ParsedKey {
       if (pub.length !== ED25519_PUBLIC_KEY_LENGTH * 2 || !/^[0-9a-fA-F]+$/.test(pub)) {
         throw new KeyError(`${describe(key)}: keyval.public must be ${ED25519_PUBLIC_KEY_LENGTH * 2} hex digits`);
       }
+      // Any 32 bytes, as OpenSSL (pyca's from_public_bytes) takes them: bytes that are no curve
+      // point make every signature false rather than the key an error.
       const publicKey = new Uint8Array(Buffer.from(pub, 'hex'));
-      try {
-        checkEd25519PublicKey(publicKey);
-      } catch {
-        throw new KeyError(`${describe(key)}: keyval.public is not a point on the ed25519 curve`);
-      }
-      return { kind: 'ed25519', publicKey };
+      return { verify: ed25519Verifier(publicKey), identity: ED25519_SPKI_PREFIX + bytesToHex(ed25519CanonicalKey(publicKey)) };
     }
     case 'ecdsa': {
       const k = parsePem(key, pub);
@@ -87,7 +96,7 @@ function parse(key: PublicKeyInfo): ParsedKey {
       if (curve !== scheme.curve) {
         throw new KeyError(`${describe(key)}: public key is ${curve ? `on curve ${curve}` : `of type ${k.asymmetricKeyType}`}, expected ${scheme.curve}`);
       }
-      return { kind: 'node', hash: scheme.hash, key: { key: k, dsaEncoding: 'der' } };
+      return { verify: nodeVerifier(scheme.hash, { key: k, dsaEncoding: 'der' }), identity: pemIdentity(k) };
     }
     case 'rsa': {
       const k = parsePem(key, pub);
@@ -98,7 +107,7 @@ function parse(key: PublicKeyInfo): ParsedKey {
             // versions and other tools the maximum): recover it from the signature, as pyca's PSS.AUTO.
             { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
-      return { kind: 'node', hash: scheme.hash, key: input };
+      return { verify: nodeVerifier(scheme.hash, input), identity: pemIdentity(k) };
     }
   }
 }
@@ -131,12 +140,20 @@ export function verifySignature(key: PublicKeyInfo, signature: Uint8Array, data:
   const parsed = parsedKey(key);
   if (signature.byteLength === 0) return false;
   try {
-    if (parsed.kind === 'ed25519') return ed25519Verify(signature, data, parsed.publicKey);
-    return nodeVerify(parsed.hash, data, parsed.key, signature);
+    return parsed.verify(signature, data);
   } catch {
     // The key was parsed above, so anything thrown here comes from the signature bytes.
     return false;
   }
+}
+
+/**
+ * What makes `key` one key when counting signatures towards a threshold: its SubjectPublicKeyInfo
+ * DER, the same for upper- and lower-case hex, any PEM wrapping, line ending or label (PKCS#1 or
+ * SPKI), and any encoding of one ed25519 point. Throws as verifySignature does for an unusable key.
+ */
+export function publicKeyIdentity(key: PublicKeyInfo): string {
+  return parsedKey(key).identity;
 }
 
 /** Whether `key` has a supported keytype/scheme and a well-formed public key (verifySignature will not throw). */

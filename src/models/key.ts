@@ -1,5 +1,5 @@
 import { computeKeyid } from '../crypto/keyid.js';
-import { verifySignature } from '../crypto/verify.js';
+import { publicKeyIdentity, verifySignature } from '../crypto/verify.js';
 import { FieldReader, type JSONObject } from './fields.js';
 
 /** A public key as listed in root or in a delegation, under its keyid. */
@@ -43,6 +43,53 @@ export class Key {
     if (sigHex.length === 0 || sigHex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(sigHex)) return false;
     return verifySignature(this, Buffer.from(sigHex, 'hex'), data);
   }
+}
+
+/** How the keys authorised for a role stand on its signatures. */
+export interface ThresholdCount {
+  /** Authorised keyids whose signature counts. */
+  valid: string[];
+  /**
+   * Authorised keyids that do not count: no signature, one that does not verify, a key tufkit
+   * cannot use, or a key that already counted under another keyid.
+   */
+  missing: string[];
+  verified: boolean;
+}
+
+/**
+ * The threshold counter, the client's and the repository tools' alike: which of `keyids` (keys
+ * from `keys`) have a valid signature over `data` in `signatures`, and whether `threshold` of them
+ * do. One key counts once however many keyids list it and however its JSON writes it (same key
+ * material: publicKeyIdentity). Missing keys, unusable keys and malformed signatures never count
+ * and never throw.
+ */
+export function countThreshold(
+  keyids: readonly string[],
+  keys: ReadonlyMap<string, Key>,
+  threshold: number,
+  signatures: ReadonlyMap<string, { readonly sig: string }>,
+  data: Uint8Array,
+): ThresholdCount {
+  const valid: string[] = [];
+  const missing: string[] = [];
+  const counted = new Set<string>();
+  for (const keyid of keyids) {
+    const key = keys.get(keyid);
+    const sig = signatures.get(keyid);
+    let ok = false;
+    if (key && sig) {
+      try {
+        const identity = publicKeyIdentity(key);
+        ok = !counted.has(identity) && key.verify(sig.sig, data);
+        if (ok) counted.add(identity);
+      } catch {
+        ok = false; // a key tufkit cannot use never counts; the others still can
+      }
+    }
+    (ok ? valid : missing).push(keyid);
+  }
+  return { valid, missing, verified: valid.length >= threshold };
 }
 
 /** Reads a keyid -> key map. */

@@ -3,7 +3,7 @@ import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJS
 import type { Signer } from '../crypto/signer.js';
 import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { describe, FieldReader, type JSONObject } from './fields.js';
-import type { Key } from './key.js';
+import { countThreshold, type Key } from './key.js';
 import { Root, type TopLevelRole } from './root.js';
 import type { Role } from './role.js';
 import { Snapshot } from './snapshot.js';
@@ -181,26 +181,8 @@ export class Metadata<T extends AnySigned = AnySigned> {
    */
   verificationResult(name: string, delegated: Metadata, signedBytes?: Uint8Array): VerificationResult {
     const { keys, role } = this.delegation(name);
-    const data = signedBytes ?? delegated.signedBytes();
-    const signed = new Set<string>();
-    const unsigned = new Set<string>();
-    // One key listed under two keyids must still count once.
-    const countedKeys = new Set<string>();
-    for (const keyid of role.keyids) {
-      const key = keys.get(keyid);
-      const sig = delegated.signatures.get(keyid);
-      let ok = false;
-      if (key && sig && !countedKeys.has(key.keyval.public)) {
-        try {
-          ok = key.verify(sig.sig, data);
-        } catch {
-          ok = false; // unusable key: it cannot count, the others still can
-        }
-        if (ok) countedKeys.add(key.keyval.public);
-      }
-      (ok ? signed : unsigned).add(keyid);
-    }
-    return { role: name, threshold: role.threshold, signed, unsigned, verified: signed.size >= role.threshold };
+    const count = countThreshold(role.keyids, keys, role.threshold, delegated.signatures, signedBytes ?? delegated.signedBytes());
+    return { role: name, threshold: role.threshold, signed: new Set(count.valid), unsigned: new Set(count.missing), verified: count.verified };
   }
 
   /** Throws UnsignedMetadataError unless a threshold of authorised keys signed `delegated`. */

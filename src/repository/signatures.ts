@@ -1,16 +1,11 @@
-import type { Key } from '../models/key.js';
+import { countThreshold, type Key, type ThresholdCount } from '../models/key.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
 import type { Authorisation } from './role-store.js';
 
 /** How one set of authorised keys stands on a role's signatures. */
-export interface KeySignatures {
+export interface KeySignatures extends ThresholdCount {
   threshold: number;
-  /** Authorised keyids with a valid signature. */
-  valid: string[];
-  /** Authorised keyids that have not signed (or whose signature does not verify). */
-  missing: string[];
-  verified: boolean;
 }
 
 export interface SignatureStatus extends KeySignatures {
@@ -26,26 +21,8 @@ export interface SignatureStatus extends KeySignatures {
   complete: boolean;
 }
 
-/** Counts the valid signatures on `md` from the keys `role.keyids` (one key counts once). */
-export function countSignatures(md: Metadata, keyids: string[], keys: Map<string, Key>, threshold: number, data: Uint8Array): KeySignatures {
-  const valid: string[] = [];
-  const missing: string[] = [];
-  const counted = new Set<string>();
-  for (const keyid of keyids) {
-    const key = keys.get(keyid);
-    const sig = md.signatures.get(keyid);
-    let ok = false;
-    if (key && sig && !counted.has(key.keyval.public)) {
-      try {
-        ok = key.verify(sig.sig, data);
-      } catch {
-        ok = false; // a key tufkit cannot use never counts
-      }
-      if (ok) counted.add(key.keyval.public);
-    }
-    (ok ? valid : missing).push(keyid);
-  }
-  return { threshold, valid, missing, verified: valid.length >= threshold };
+function countSignatures(md: Metadata, keyids: string[], keys: Map<string, Key>, threshold: number, data: Uint8Array): KeySignatures {
+  return { threshold, ...countThreshold(keyids, keys, threshold, md.signatures, data) };
 }
 
 /** The signatures of role `name` against its authorisation (and, for root, against the previous root). */
