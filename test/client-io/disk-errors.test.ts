@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
+import { chmod, chown, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -182,5 +182,49 @@ describe.skipIf(!mountable)('read-only and full disks (unshare -rm)', () => {
     expect(r.code).toBe(1);
     const lock = path.join(e.metadataDir, '.tufkit.lock');
     expect(r.stderr).toBe(`tufkit: FileSystemError: cannot take the lock (${lock}): EROFS: read-only file system, open '${lock}'\n`);
+  });
+});
+
+// Root in a user namespace has no power over files of a user the namespace does not map: a file
+// chowned to such a user (mode 0600) by the real root is unreadable to the client in there.
+const UNMAPPED_UID = 12345;
+const canChown = mountable && process.getuid?.() === 0;
+
+async function unreadable(file: string): Promise<void> {
+  await chown(file, UNMAPPED_UID, UNMAPPED_UID);
+  await chmod(file, 0o600);
+}
+
+describe.skipIf(!canChown)('unreadable cached files (unshare -rm, files of an unmapped user)', () => {
+  it('an unreadable cached timestamp is an error, not a silently dropped rollback baseline', async () => {
+    const e = await env();
+    await e.updater().refresh();
+    const oldTimestamp = e.repo.bytesOf('timestamp');
+    e.repo.addTarget('later.bin', utf8('published later'));
+    await e.repo.publish();
+    await e.updater().refresh();
+    // The repository (or a man in the middle) now serves the older, still validly signed timestamp.
+    e.server.override('/metadata/timestamp.json', { body: oldTimestamp });
+    const file = path.join(e.metadataDir, 'timestamp.json');
+    await unreadable(file);
+    // The cached snapshot would catch the rollback too: unreadable as well, it is the timestamp's turn.
+    await unreadable(path.join(e.metadataDir, 'snapshot.json'));
+    const o = await runClient('true', clientOpts(e), `await new tufkit.Updater(opts).refresh();`);
+    expectFsError(o, file, 'read the cached metadata of role "timestamp"', 'EACCES');
+  });
+
+  it('an unreadable cached target: FileSystemError from findCachedTarget', async () => {
+    const e = await env();
+    const u = e.updater();
+    await u.downloadTarget((await u.getTargetInfo('big.bin'))!);
+    const file = path.join(e.targetDir, 'big.bin');
+    await unreadable(file);
+    const o = await runClient(
+      'true',
+      clientOpts(e),
+      `const u = new tufkit.Updater(opts);
+       return u.findCachedTarget(await u.getTargetInfo('big.bin'));`,
+    );
+    expectFsError(o, file, 'read the cached target "big.bin"', 'EACCES');
   });
 });
