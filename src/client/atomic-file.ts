@@ -25,6 +25,14 @@ export async function fsStep<T>(action: string, path: string, step: () => Promis
   }
 }
 
+/**
+ * Whether reading a cached file failed in a way that must not pass for "nothing cached": any
+ * FileSystemError but a folder standing in the file's place (EISDIR), which holds no data.
+ */
+export function isDiskFailure(e: unknown): e is FileSystemError {
+  return e instanceof FileSystemError && e.code !== 'EISDIR';
+}
+
 /** Whether `e` is a FileSystemError whose system error code is one of `codes`. */
 export function isFileSystemError(e: unknown, ...codes: string[]): e is FileSystemError {
   return e instanceof FileSystemError && codes.includes(e.code);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { ClockRollbackError, FileSystemError } from '../errors.js';
+import { ClockRollbackError } from '../errors.js';
 import { formatExpires } from '../models/fields.js';
-import { isFileSystemError, readFileCapped, writeFileAtomic } from './atomic-file.js';
+import { isDiskFailure, readFileCapped, writeFileAtomic } from './atomic-file.js';
 
 /** The newest time at which this metadata dir trusted metadata (not *.json: it is not metadata). */
 export const TIME_FILE = '.tufkit-time';
@@ -14,7 +14,7 @@ const READ = 'read the newest trusted time';
  */
 export async function readNewestTrustedTime(dir: string): Promise<Date | undefined> {
   const bytes = await readFileCapped(join(dir, TIME_FILE), 64, READ).catch((e: unknown) => {
-    if (e instanceof FileSystemError && !isFileSystemError(e, 'EISDIR')) throw e;
+    if (isDiskFailure(e)) throw e;
     return undefined;
   });
   if (!bytes) return undefined;

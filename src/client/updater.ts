@@ -1,10 +1,11 @@
 import { dirname, join, resolve } from 'node:path';
-import { DownloadHTTPError, EqualVersionError, FileSystemError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
+import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
 import type { Targets } from '../models/targets.js';
 import {
+  isDiskFailure,
   isFileSystemError,
   listTempFiles,
   makeDir,
@@ -340,7 +341,7 @@ export class Updater {
     try {
       return await this.store.read(role, maxLength);
     } catch (e) {
-      if (this.config.offline || (e instanceof FileSystemError && e.code !== 'EISDIR')) throw e;
+      if (this.config.offline || isDiskFailure(e)) throw e;
       return undefined;
     }
   }

@@ -176,6 +176,22 @@ describe.skipIf(!mountable)('read-only and full disks (unshare -rm)', () => {
     expect(r.message).toContain(' | left: ["filler","root.json"] root intact: true');
   });
 
+  it('a full disk before the refresh: FileSystemError taking the lock (ENOSPC), and no empty lock left to wait on', async () => {
+    const e = await env();
+    const spare = path.join(await tempDir(), 'root.json');
+    await copyFile(path.join(e.metadataDir, 'root.json'), spare);
+    const body = `
+      await fs.copyFile(opts.spare, opts.metadataDir + '/root.json');
+      await fs.writeFile(opts.metadataDir + '/filler', Buffer.alloc(1 << 20)).catch(() => undefined);
+      await new tufkit.Updater(opts).refresh().catch(async (e) => {
+        e.message += ' | left: ' + JSON.stringify((await fs.readdir(opts.metadataDir)).sort());
+        throw e;
+      });`;
+    const r = await runClient(tmpfs(e.metadataDir, '64k'), { ...clientOpts(e), spare }, body);
+    expectFsError(r, path.join(e.metadataDir, '.tufkit.lock'), 'take the lock', 'ENOSPC');
+    expect(r.message).toContain(' | left: ["filler","root.json"]');
+  });
+
   it('tufkit client prints one line for a read-only metadata dir', async () => {
     const e = await env();
     const r = await inNamespace(readOnly(e.metadataDir), [process.execPath, cliPath, ...refreshArgs(e)]);
@@ -211,6 +227,15 @@ describe.skipIf(!canChown)('unreadable cached files (unshare -rm, files of an un
     await unreadable(path.join(e.metadataDir, 'snapshot.json'));
     const o = await runClient('true', clientOpts(e), `await new tufkit.Updater(opts).refresh();`);
     expectFsError(o, file, 'read the cached metadata of role "timestamp"', 'EACCES');
+  });
+
+  it('an unreadable trusted-time record is an error, not a silently disabled clock check', async () => {
+    const e = await env();
+    await e.updater().refresh();
+    const file = path.join(e.metadataDir, '.tufkit-time');
+    await unreadable(file);
+    const o = await runClient('true', clientOpts(e), `await new tufkit.Updater(opts).refresh();`);
+    expectFsError(o, file, 'read the newest trusted time', 'EACCES');
   });
 
   it('an unreadable cached target: FileSystemError from findCachedTarget', async () => {
