@@ -1,7 +1,6 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readFileCapped, writeFileAtomic } from '../src/client/atomic-file.js';
+import { makeDir, readFileCapped, writeFileAtomic } from '../src/client/atomic-file.js';
 import { DEFAULT_CONFIG } from '../src/client/config.js';
 import { HttpFetcher, type Fetcher } from '../src/client/fetcher.js';
 import { DirLock } from '../src/client/lock.js';
@@ -89,13 +88,13 @@ function reportTrusted(updater: Updater): void {
 
 /** Copies a trusted root into the metadata dir, after checking it parses and is self-signed. No network. */
 async function init(metadataDir: string, rootFile: string): Promise<void> {
-  const bytes = await readFileCapped(rootFile, DEFAULT_CONFIG.rootMaxLength);
+  const bytes = await readFileCapped(rootFile, DEFAULT_CONFIG.rootMaxLength, 'read the initial root');
   if (!bytes) throw new StorageError(`${rootFile}: no such file`);
   const root = new TrustedMetadataSet(bytes, new Date()).root;
-  await mkdir(metadataDir, { recursive: true });
+  await makeDir(metadataDir, 'create the metadata folder');
   const lock = await DirLock.acquire(metadataDir, DEFAULT_CONFIG.lockTimeoutMs);
   try {
-    await writeFileAtomic(join(metadataDir, 'root.json'), bytes);
+    await writeFileAtomic(join(metadataDir, 'root.json'), bytes, undefined, { action: 'write the trusted root' });
   } finally {
     await lock.release();
   }

@@ -104,6 +104,25 @@ export class DownloadHTTPError extends DownloadError {
 /** Reading or writing the local cache (metadata dir, target dir) failed, or a lock is held. */
 export class StorageError extends TufError {}
 
+/**
+ * A file-system operation on the local cache failed: a folder where a file belongs, a read-only or
+ * full disk, a lock file that cannot be made... `action` says what was being done ("read the
+ * trusted root", "take the lock"), `path` on which file or folder, `code` is the system error code
+ * (EISDIR, EROFS, ENOSPC...; '' when there is none) and `cause` the original error.
+ */
+export class FileSystemError extends StorageError {
+  readonly code: string;
+
+  constructor(
+    readonly action: string,
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`cannot ${action} (${path}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.code = cause instanceof Error && 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
+  }
+}
+
 /** A path or role name that would escape its folder, or is otherwise unsafe on disk. */
 export class UnsafePathError extends TufError {}
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { StorageError } from '../errors.js';
+import { FileSystemError, StorageError, TufError } from '../errors.js';
 
 // Temporary files start with this and never end in ".json": tools that read every *.json file of
 // a metadata dir as metadata must not see a half-written one.
@@ -9,6 +10,32 @@ const TEMP_PREFIX = '.tufkit-tmp-';
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(e.code as string);
+}
+
+/**
+ * Runs one file-system step; a failure becomes a FileSystemError saying what was being done
+ * (`action`) on which `path`, with the system error as cause (tufkit errors pass unchanged). The
+ * client's file access goes through these helpers, so no raw EISDIR or ENOSPC reaches a caller.
+ */
+export async function fsStep<T>(action: string, path: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    throw e instanceof TufError ? e : new FileSystemError(action, path, e);
+  }
+}
+
+/**
+ * Whether reading a cached file failed in a way that must not pass for "nothing cached": any
+ * FileSystemError but a folder standing in the file's place (EISDIR), which holds no data.
+ */
+export function isDiskFailure(e: unknown): e is FileSystemError {
+  return e instanceof FileSystemError && e.code !== 'EISDIR';
+}
+
+/** Whether `e` is a FileSystemError whose system error code is one of `codes`. */
+export function isFileSystemError(e: unknown, ...codes: string[]): e is FileSystemError {
+  return e instanceof FileSystemError && codes.includes(e.code);
 }
 
 /** Flushes a directory entry change (create, rename, unlink) to disk where the OS allows it. */
@@ -19,10 +46,15 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } catch (e) {
     // Windows cannot open or fsync a directory; the rename itself is still atomic there.
-    if (!isErrno(e, 'EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF')) throw e;
+    if (!isErrno(e, 'EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF')) throw new FileSystemError('flush the folder', dir, e);
   } finally {
-    await handle?.close();
+    await handle?.close().catch(() => undefined); // nothing was written through this handle
   }
+}
+
+/** Creates folder `dir` (and its parents) unless it exists. */
+export async function makeDir(dir: string, action: string): Promise<void> {
+  await fsStep(action, dir, () => mkdir(dir, { recursive: true }));
 }
 
 /**
@@ -50,29 +82,46 @@ export async function writeFileAtomic(
   path: string,
   data: Uint8Array | AsyncIterable<Uint8Array>,
   beforeCommit?: () => void | Promise<void>,
-  { syncDir = true }: { syncDir?: boolean } = {},
+  { syncDir = true, action = 'write' }: { syncDir?: boolean; action?: string } = {},
 ): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, tempNameFor(path));
+  // Only the file-system steps are wrapped: a failure of `data` or `beforeCommit` is the caller's
+  // own error and passes unchanged.
+  const step = <T>(fn: () => Promise<T>): Promise<T> => fsStep(action, path, fn);
   let handle: FileHandle | undefined;
   try {
-    handle = await open(temp, 'wx', 0o644);
+    const h = (handle = await step(() => open(temp, 'wx', 0o644)));
     if (data instanceof Uint8Array) {
-      await handle.writeFile(data);
+      await step(() => h.writeFile(data));
     } else {
-      await writeChunks(handle, data);
+      await writeChunks(h, data, step);
     }
-    await handle.sync();
-    await handle.close();
+    await step(() => h.sync());
+    await step(() => h.close());
     handle = undefined;
     await beforeCommit?.();
-    await rename(temp, path);
+    await step(() => renameOver(temp, path));
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw e;
   }
   if (syncDir) await fsyncDir(dir);
+}
+
+/**
+ * rename(2) of `temp` over `path`. A folder standing where the file belongs is replaced when it is
+ * empty: it holds nothing, and keeping it would fail every later write of this file for good (a
+ * cache wedged by one stray mkdir). A folder with anything in it is never deleted: EISDIR then.
+ */
+async function renameOver(temp: string, path: string): Promise<void> {
+  try {
+    await rename(temp, path);
+  } catch (e) {
+    if (!isErrno(e, 'EISDIR') || !(await rmdir(path).then(() => true, () => false))) throw e;
+    await rename(temp, path);
+  }
 }
 
 /** Chunks gathered into one write while the previous write runs (bytes, and buffers for one writev). */
@@ -84,14 +133,18 @@ const BATCH_CHUNKS = 256;
  * waited for every write would make the HTTP client pause and queue socket reads, then copy them
  * into one new buffer on resuming: a 10 MB download then left about twice its size as garbage.
  */
-async function writeChunks(handle: FileHandle, data: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeChunks(
+  handle: FileHandle,
+  data: AsyncIterable<Uint8Array>,
+  step: (fn: () => Promise<void>) => Promise<void>,
+): Promise<void> {
   let writing: Promise<void> = Promise.resolve();
   let failure: { error: unknown } | undefined;
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   const write = (chunks: Uint8Array[]): void => {
     // Caught at once (a rejection left waiting for the next chunk would be unhandled), rethrown below.
-    writing = writeAllChunks(handle, chunks).catch((error: unknown) => void (failure = { error }));
+    writing = step(() => writeAllChunks(handle, chunks)).catch((error: unknown) => void (failure = { error }));
   };
   try {
     for await (const chunk of data) {
@@ -106,7 +159,7 @@ async function writeChunks(handle: FileHandle, data: AsyncIterable<Uint8Array>):
     }
     await writing;
     if (failure) throw failure.error;
-    await writeAllChunks(handle, batch);
+    await step(() => writeAllChunks(handle, batch));
   } finally {
     await writing; // never leave a write running on a handle the caller is about to close
   }
@@ -137,42 +190,71 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 
 /**
  * Reads a whole file of at most `maxLength` bytes; undefined when it does not exist. A longer file
- * is a StorageError: its content is never read into memory.
+ * is a StorageError: its content is never read into memory. Any other failure (a folder in its
+ * place: EISDIR) is a FileSystemError for `action`.
  */
-export async function readFileCapped(path: string, maxLength: number): Promise<Uint8Array | undefined> {
+export async function readFileCapped(path: string, maxLength: number, action = 'read'): Promise<Uint8Array | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return undefined;
-    throw e;
+    throw new FileSystemError(action, path, e);
   }
   try {
-    const { size } = await handle.stat();
-    if (size > maxLength) throw new StorageError(`${path}: ${size} bytes, more than the allowed ${maxLength}`);
-    // Read one byte more than allowed so a file growing under us is caught too.
-    const buf = Buffer.allocUnsafe(Math.min(size, maxLength) + 1);
-    let filled = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-      if (filled > maxLength) throw new StorageError(`${path}: more than the allowed ${maxLength} bytes`);
-      if (filled === buf.length) break;
-    }
-    return buf.subarray(0, filled);
+    return await fsStep(action, path, () => readOpenFile(handle, path, maxLength));
   } finally {
-    await handle.close();
+    await handle.close().catch(() => undefined); // nothing was written through this handle
+  }
+}
+
+async function readOpenFile(handle: FileHandle, path: string, maxLength: number): Promise<Uint8Array> {
+  const stats = await handle.stat();
+  // A folder's size means nothing: reading it below fails with the real EISDIR.
+  if (stats.isFile() && stats.size > maxLength) throw new StorageError(`${path}: ${stats.size} bytes, more than the allowed ${maxLength}`);
+  // Read one byte more than allowed so a file growing under us is caught too.
+  const buf = Buffer.allocUnsafe(Math.min(stats.size, maxLength) + 1);
+  let filled = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+    if (filled > maxLength) throw new StorageError(`${path}: more than the allowed ${maxLength} bytes`);
+    if (filled === buf.length) break;
+  }
+  return buf.subarray(0, filled);
+}
+
+/**
+ * The size of the regular file at `path`; undefined when there is none (nothing there, or a
+ * folder or something else in its place).
+ */
+export async function regularFileSize(path: string, action: string): Promise<number | undefined> {
+  try {
+    const stats = await stat(path);
+    return stats.isFile() ? stats.size : undefined;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw new FileSystemError(action, path, e);
+  }
+}
+
+/** Streams the bytes of the file at `path`. */
+export async function* readFileChunks(path: string, action: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+  } catch (e) {
+    throw e instanceof TufError ? e : new FileSystemError(action, path, e);
   }
 }
 
 /** Deletes `path` if it exists, durably. */
-export async function removeFile(path: string): Promise<void> {
+export async function removeFile(path: string, action = 'remove'): Promise<void> {
   try {
     await unlink(path);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return;
-    throw e;
+    throw new FileSystemError(action, path, e);
   }
   await fsyncDir(dirname(path));
 }
@@ -184,7 +266,7 @@ export async function removeStaleTempFiles(dir: string): Promise<void> {
     names = await readdir(dir);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return;
-    throw e;
+    throw new FileSystemError('clean up the temp files in the folder', dir, e);
   }
   await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
 }

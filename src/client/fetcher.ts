@@ -17,18 +17,36 @@ export interface Fetcher {
 /** Reads a whole (small) body into memory, never holding more than `maxLength` bytes. */
 export async function fetchBytes(fetcher: Fetcher, url: string, maxLength: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of capped(fetcher.fetch(url, maxLength), url, maxLength)) chunks.push(chunk);
+  for await (const chunk of fetchStream(fetcher, url, maxLength)) chunks.push(chunk);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-/** Passes chunks through, failing once more than `maxLength` bytes have come. */
-export async function* capped(source: AsyncIterable<Uint8Array>, url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+/**
+ * The body of `url` as `fetcher` streams it, failing once more than `maxLength` bytes have come.
+ * Whatever a (custom) fetcher does wrong is a DownloadError naming the url: throwing anything but
+ * a DownloadError (kept as `cause`), or yielding chunks that are not bytes.
+ */
+export async function* fetchStream(fetcher: Fetcher, url: string, maxLength: number): AsyncGenerator<Uint8Array> {
   let received = 0;
-  for await (const chunk of source) {
-    received += chunk.length;
-    if (received > maxLength) throw tooLong(url, maxLength);
-    yield chunk;
+  try {
+    for await (const chunk of fetcher.fetch(url, maxLength) as AsyncIterable<unknown>) {
+      if (!(chunk instanceof Uint8Array)) {
+        throw new DownloadError(`${url}: the fetcher yielded ${describeValue(chunk)}, not bytes (a Uint8Array)`, url);
+      }
+      received += chunk.length;
+      if (received > maxLength) throw tooLong(url, maxLength);
+      yield chunk;
+    }
+  } catch (e) {
+    if (e instanceof DownloadError) throw e;
+    throw new DownloadError(`${url}: the fetcher failed: ${e instanceof Error ? e.message : String(e)}`, url, { cause: e });
   }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return `a ${typeof v}`;
 }
 
 function tooLong(url: string, maxLength: number): DownloadLengthMismatchError {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StorageError } from '../errors.js';
+import { FileSystemError, StorageError } from '../errors.js';
+import { fsStep } from './atomic-file.js';
 
 /** The lock file of a metadata dir (not *.json: tools read every *.json there as metadata). */
 export const LOCK_FILE = '.tufkit.lock';
@@ -13,6 +14,8 @@ const BREAK_FILE = '.tufkit.lock.break';
 const EMPTY_LOCK_GRACE_MS = 5_000;
 /** A break file older than this was left by a process that died while breaking a lock. */
 const BREAK_GRACE_MS = 10_000;
+/** What a failure of the lock's file operations says was being done. */
+const TAKING = 'take the lock';
 
 function isErrno(e: unknown, code: string): boolean {
   return e instanceof Error && 'code' in e && e.code === code;
@@ -57,18 +60,18 @@ export class DirLock {
     const content = `${process.pid} ${hostname().replace(/\s/g, '_')} ${randomBytes(8).toString('hex')}\n`;
     const deadline = Date.now() + timeoutMs;
     for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      let handle: FileHandle | undefined;
       try {
-        const handle = await open(path, 'wx', 0o644);
-        try {
-          await handle.writeFile(content);
-        } finally {
-          await handle.close();
-        }
-        return new DirLock(path, content);
+        handle = await open(path, 'wx', 0o644);
       } catch (e) {
-        if (!isErrno(e, 'EEXIST')) throw new StorageError(`cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
+        if (!isErrno(e, 'EEXIST')) throw new FileSystemError(TAKING, path, e);
       }
-      if (await breakIfStale(dir, path)) continue;
+      if (handle) {
+        await writeOwner(handle, path, content);
+        return new DirLock(path, content);
+      }
+      // A folder (or anything unreadable) at the lock path fails here at once, not at the timeout.
+      if (await fsStep(TAKING, path, () => breakIfStale(dir, path))) continue;
       if (Date.now() >= deadline) {
         const holder = await readFile(path, 'utf8').catch(() => '');
         const owner = parseOwner(holder);
@@ -87,6 +90,18 @@ export class DirLock {
     this.released = true;
     const now = await readFile(this.path, 'utf8').catch(() => undefined);
     if (now === this.content) await unlink(this.path).catch(() => undefined);
+  }
+}
+
+/** Fills a lock file just created; when that fails (full disk), the file is ours to remove. */
+async function writeOwner(handle: FileHandle, path: string, content: string): Promise<void> {
+  try {
+    await handle.writeFile(content);
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw new FileSystemError(TAKING, path, e);
   }
 }
 

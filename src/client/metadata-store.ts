@@ -16,15 +16,20 @@ export class MetadataStore {
 
   /** The cached bytes of `role`, or undefined when there are none. */
   read(role: string, maxLength: number): Promise<Uint8Array | undefined> {
-    return readFileCapped(this.path(role), maxLength);
+    return readFileCapped(this.path(role), maxLength, `read ${what(role)}`);
   }
 
   /** Stores bytes that were just verified. */
   write(role: string, bytes: Uint8Array): Promise<void> {
-    return writeFileAtomic(this.path(role), bytes);
+    return writeFileAtomic(this.path(role), bytes, undefined, { action: `write ${what(role)}` });
   }
 
   remove(role: string): Promise<void> {
-    return removeFile(this.path(role));
+    return removeFile(this.path(role), `remove ${what(role)}`);
   }
+}
+
+/** What a file-system error names the file of `role` as. */
+function what(role: string): string {
+  return role === 'root' ? 'the trusted root' : `the cached metadata of role "${role}"`;
 }

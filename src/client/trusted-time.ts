@@ -1,14 +1,22 @@
 import { join } from 'node:path';
 import { ClockRollbackError } from '../errors.js';
 import { formatExpires } from '../models/fields.js';
-import { readFileCapped, writeFileAtomic } from './atomic-file.js';
+import { isDiskFailure, readFileCapped, writeFileAtomic } from './atomic-file.js';
 
 /** The newest time at which this metadata dir trusted metadata (not *.json: it is not metadata). */
 export const TIME_FILE = '.tufkit-time';
+const READ = 'read the newest trusted time';
 
-/** The recorded newest trusted time, or undefined when none (or unreadable: it is only a safeguard). */
+/**
+ * The recorded newest trusted time, or undefined when none: missing, not a date, too long, or a
+ * folder in its place (it is only a safeguard; the next record replaces an empty folder). A disk
+ * that cannot be read is a FileSystemError, not a silently disabled safeguard.
+ */
 export async function readNewestTrustedTime(dir: string): Promise<Date | undefined> {
-  const bytes = await readFileCapped(join(dir, TIME_FILE), 64).catch(() => undefined);
+  const bytes = await readFileCapped(join(dir, TIME_FILE), 64, READ).catch((e: unknown) => {
+    if (isDiskFailure(e)) throw e;
+    return undefined;
+  });
   if (!bytes) return undefined;
   const ms = Date.parse(Buffer.from(bytes).toString('utf8').trim());
   return Number.isNaN(ms) ? undefined : new Date(ms);
@@ -32,5 +40,5 @@ export async function checkClock(dir: string, now: Date, toleranceMs: number): P
 export async function recordTrustedTime(dir: string, time: Date): Promise<void> {
   const newest = await readNewestTrustedTime(dir);
   if (newest && newest.getTime() >= time.getTime()) return;
-  await writeFileAtomic(join(dir, TIME_FILE), Buffer.from(`${time.toISOString()}\n`));
+  await writeFileAtomic(join(dir, TIME_FILE), Buffer.from(`${time.toISOString()}\n`), undefined, { action: 'record the newest trusted time' });
 }

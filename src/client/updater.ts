@@ -1,14 +1,22 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
 import type { Targets } from '../models/targets.js';
-import { listTempFiles, removeAbandonedTempFilesOf, removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
+import {
+  isDiskFailure,
+  isFileSystemError,
+  listTempFiles,
+  makeDir,
+  readFileChunks,
+  regularFileSize,
+  removeAbandonedTempFilesOf,
+  removeStaleTempFiles,
+  writeFileAtomic,
+} from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
-import { capped, fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
+import { fetchBytes, fetchStream, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
@@ -127,22 +135,14 @@ export class Updater {
    */
   async findCachedTarget(info: TargetFile, filePath?: string): Promise<string | undefined> {
     const path = filePath ?? this.defaultTargetPath(info);
-    let size: number;
-    try {
-      const st = await stat(path);
-      if (!st.isFile()) return undefined;
-      size = st.size;
-    } catch (e) {
-      if (errnoIn(e, 'ENOENT', 'ENOTDIR')) return undefined;
-      throw e;
-    }
-    if (size !== info.length) return undefined;
+    const action = `read the cached target "${info.path}"`;
+    if ((await regularFileSize(path, action)) !== info.length) return undefined;
     try {
       const verifier = new StreamingVerifier(info.length, info.hashes, `cached target "${info.path}" (${path})`);
-      for await (const chunk of createReadStream(path)) verifier.update(chunk as Buffer);
+      for await (const chunk of readFileChunks(path, action)) verifier.update(chunk);
       verifier.finish();
     } catch (e) {
-      if (e instanceof LengthOrHashMismatchError || errnoIn(e, 'ENOENT')) return undefined;
+      if (e instanceof LengthOrHashMismatchError || isFileSystemError(e, 'ENOENT')) return undefined;
       throw e;
     }
     return path;
@@ -163,16 +163,16 @@ export class Updater {
     const hashPrefix = root.signed.consistentSnapshot && this.config.prefixTargetsWithHash ? Object.values(info.hashes)[0] : undefined;
     const url = joinURL(base, targetURLPath(info.path, hashPrefix));
     const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
-    const fetcher = this.fetcher;
+    const body = fetchStream(this.fetcher, url, info.length);
     async function* verified(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of capped(fetcher.fetch(url, info.length), url, info.length)) {
+      for await (const chunk of body) {
         verifier.update(chunk);
         yield chunk;
       }
     }
-    await mkdir(dirname(path), { recursive: true });
+    await makeDir(dirname(path), `create the folder of target "${info.path}"`);
     await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
-    await writeFileAtomic(path, verified(), () => verifier.finish());
+    await writeFileAtomic(path, verified(), () => verifier.finish(), { action: `write target "${info.path}"` });
     return path;
   }
 
@@ -326,14 +326,22 @@ export class Updater {
   }
 
   /**
-   * Cached metadata is only a candidate: unreadable or rejected, it is ignored and fetched again.
-   * Offline there is nothing to fall back to, so the reason it was rejected is the error.
+   * Cached metadata is only a candidate: rejected (too long, or failing verification in
+   * tryCached), it is ignored and fetched again. Offline there is nothing to fall back to, so the
+   * reason it was rejected is the error.
+   *
+   * A folder in the file's place holds no metadata, so online it counts as no cached copy (it is no
+   * lost rollback baseline: whoever could make it could as well have deleted the file) and the
+   * verified fetch replaces it if it is empty (writeFileAtomic; a folder with content is never
+   * deleted, and writing then fails naming it). Any other failure to read the cache (permissions,
+   * I/O error) is an error: ignoring it would silently drop the rollback baseline the cached
+   * timestamp and snapshot are.
    */
   private async readCached(role: string, maxLength: number): Promise<Uint8Array | undefined> {
     try {
       return await this.store.read(role, maxLength);
     } catch (e) {
-      if (this.config.offline) throw e;
+      if (this.config.offline || isDiskFailure(e)) throw e;
       return undefined;
     }
   }
@@ -429,10 +437,6 @@ function checkBaseUrl(name: string, url: string): void {
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new UsageError(`${name} must be an http or https URL, got "${url}"`);
   }
-}
-
-function errnoIn(e: unknown, ...codes: string[]): boolean {
-  return e instanceof Error && 'code' in e && codes.includes(e.code as string);
 }
 
 function missingRoot(path: string): StorageError {
