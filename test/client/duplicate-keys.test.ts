@@ -20,7 +20,7 @@ describe('one key under two keyids counts once (client)', () => {
     });
     const e = await errorOf(() => env.updater().refresh());
     expect(e).toBeInstanceOf(UnsignedMetadataError);
-    expect((e as Error).message).toMatch(/role "targets" \(.*targets\.json\): 1 valid signature\(s\) from authorised keys, 2 needed/);
+    expect((e as Error).message).toMatch(/role "targets" \(.*targets\.json, delegated by "root"\): 1 valid signature\(s\) from authorised keys, 2 needed/);
   });
 
   it('root threshold 2 met only by one ed25519 key in lower- and upper-case hex: root version 2 is refused', async () => {
