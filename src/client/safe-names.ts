@@ -24,6 +24,11 @@ const KEPT_PREFIX = 150;
 /** Windows opens a device, not a file, for these names, with any extension and in any case. */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)/i;
 
+/** Whether Windows takes file name `name` (`NUL`, `con.json`, `Com1.tar.gz`...) for a device. */
+export function isWindowsDeviceName(name: string): boolean {
+  return WINDOWS_DEVICE.test(name);
+}
+
 function escapeChar(c: string): string {
   return `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
 }
@@ -51,7 +56,7 @@ export function safeFileName(name: string): string {
   let file = encodeURLSegment(name).replace(/%[0-9A-F]{2}|[A-Z~]/g, (m) => (m.length === 3 ? m : escapeChar(m)));
   if (file.startsWith('.')) file = `%2E${file.slice(1)}`;
   if (file.endsWith('.')) file = `${file.slice(0, -1)}%2E`;
-  if (WINDOWS_DEVICE.test(file)) file = escapeChar(file[0]!) + file.slice(1);
+  if (isWindowsDeviceName(file)) file = escapeChar(file[0]!) + file.slice(1);
   if (file.length <= MAX_PLAIN) return file;
   const digest = createHash('sha256').update(name, 'utf8').digest('hex');
   // Cut before an escape rather than through it, so that every `%` still starts one.

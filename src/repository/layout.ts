@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { UnsafePathError } from '../errors.js';
+import { isWindowsDeviceName } from '../client/safe-names.js';
 import { TOP_LEVEL_ROLES } from '../models/root.js';
 
 /*
@@ -19,7 +20,9 @@ import { TOP_LEVEL_ROLES } from '../models/root.js';
  *   DIR/.tufkit.lock                        held while a command changes the folder
  *
  * Role names are restricted (see checkRoleName) so that a role's file name, its published names
- * `V.<role>.json` and their URLs are all the name itself.
+ * `V.<role>.json` and their URLs are all the name itself; and (checkDelegatedRoleName,
+ * checkDistinctFiles) so that no two roles' files, nor two targets' files, are one file on a
+ * case-insensitive disk (macOS, Windows).
  */
 
 export const SETTINGS_FILE = 'tufkit-repo.json';
@@ -62,7 +65,7 @@ const TOP_LEVEL_FILE = new RegExp(`^(?:[0-9]+\\.)?(?:${TOP_LEVEL_ROLES.join('|')
 
 /**
  * Throws UnsafePathError unless `name` is a role a targets role may delegate: not a top-level
- * name, nor one ignoring case, nor `N.<top-level>`. Published, a role `R` is `R.json` or `V.R.json`,
+ * name, nor one ignoring case, nor `N.<top-level>`, nor a Windows device name (`nul`, `COM1`). Published, a role `R` is `R.json` or `V.R.json`,
  * so `Root` would replace root.json and `1.root` (without consistent snapshots) 1.root.json,
  * which every client fetches, on any disk or on a case-insensitive one.
  */
@@ -75,6 +78,9 @@ export function checkDelegatedRoleName(name: string): void {
     throw new UnsafePathError(
       `role name "${name}" is not allowed: its metadata file would be named like a top-level role's (${caseFoldKey(name)}.json) on case-insensitive file systems`,
     );
+  }
+  if (isWindowsDeviceName(name)) {
+    throw new UnsafePathError(`role name "${name}" is not allowed: Windows takes ${name}.json for a device, not a file`);
   }
 }
 

@@ -75,6 +75,7 @@ describe('library', () => {
     }
     // Published without consistent snapshots these would be 1.root.json, which every client fetches.
     for (const name of ['1.root', '2.Root', '3.snapshot']) await refused('targets', { name, ...dev, paths: ['y/*'] }, /is not allowed/);
+    for (const name of ['nul', 'CON', 'com1.x']) await refused('targets', { name, ...dev, paths: ['y/*'] }, /Windows takes .* for a device/);
     await refused('targets', { name: 'X', ...dev, paths: ['y/*'] }, /^role "x" and role "X" would be stored as "x.json" and "X.json", which differ only in case/);
     await refused('x', { name: 'BINS-1', ...dev, paths: ['x/1/*'] }, /role "Bins-1" and role "BINS-1"/);
     // Hash bins are roles too: "bins" with 2 bins makes bins-0 and bins-1.
