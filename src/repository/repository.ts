@@ -305,7 +305,10 @@ export class Repository {
       const coverage = new Map<string, Awaited<ReturnType<typeof delegationChain>>>();
       for (const r of roles) coverage.set(r, await delegationChain(store, r));
       inputs.forEach((t, i) => checkCovered(coverage.get(roleOf[i]!)!, roleOf[i]!, t.path));
-      const listed = [...(await targetListing(store))].map(([path, roles]) => [path, roles[0]!] as const);
+      // Against the roles being edited only: a path's case variant may be in any of 1,024 bins, and
+      // reading them all would make every add cost a snapshot. publish checks the whole repository.
+      const listed: (readonly [string, string])[] = [];
+      for (const r of roles) for (const path of (await store.targets(r)).signed.targets.keys()) listed.push([path, r]);
       checkTargetPathsDistinct([...listed, ...inputs.map((t, i) => [t.path, roleOf[i]!] as const)]);
 
       const buffers: Buffer[] = [];
