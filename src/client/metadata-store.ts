@@ -4,7 +4,10 @@ import { safeFileName } from './safe-names.js';
 
 /**
  * The metadata dir: trusted metadata only, byte for byte as served, one non-versioned file per
- * role (`root.json`, `timestamp.json`, ..., a delegated role as `<safe name>.json`).
+ * role (`root.json`, `timestamp.json`, ..., a delegated role as `<safe name>.json`). Two roles'
+ * files differ even ignoring case, and no role's file is root.json unless it is root (delegations
+ * never use top-level names, see Delegations.fromJSON), so a role named `Root` cannot replace the
+ * trusted root on a case-insensitive disk (see safeFileName).
  */
 export class MetadataStore {
   constructor(readonly dir: string) {}

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { UnsafePathError } from '../errors.js';
+import { isWindowsDeviceName } from '../client/safe-names.js';
 import { TOP_LEVEL_ROLES } from '../models/root.js';
 
 /*
@@ -19,7 +20,9 @@ import { TOP_LEVEL_ROLES } from '../models/root.js';
  *   DIR/.tufkit.lock                        held while a command changes the folder
  *
  * Role names are restricted (see checkRoleName) so that a role's file name, its published names
- * `V.<role>.json` and their URLs are all the name itself.
+ * `V.<role>.json` and their URLs are all the name itself; and (checkDelegatedRoleName,
+ * checkDistinctFiles) so that no two roles' files, nor two targets' files, are one file on a
+ * case-insensitive disk (macOS, Windows).
  */
 
 export const SETTINGS_FILE = 'tufkit-repo.json';
@@ -42,12 +45,84 @@ export function checkRoleName(name: string): void {
   }
 }
 
-/** Throws UnsafePathError unless `name` is a role a targets role may delegate (not a top-level name). */
+/**
+ * The name a case-insensitive file system (macOS, Windows) sees: two names with one key are one
+ * file there. NFC because APFS and HFS+ also ignore normalisation; per-character upper- then
+ * lower-casing approximates Unicode simple case folding (`Σ`, `σ` and `ς` are one letter, `ß`
+ * stays `ß`). Role names are ASCII, so for them this is plain lower-casing.
+ */
+export function caseFoldKey(name: string): string {
+  let out = '';
+  for (const c of name.normalize('NFC')) {
+    const upper = c.toUpperCase();
+    out += [...upper].length === 1 ? upper : c;
+  }
+  return out.toLowerCase().normalize('NFC');
+}
+
+/** `root`, `1.root`, `ROOT`, `7.Snapshot`: names of top-level role files, published ones included. */
+const TOP_LEVEL_FILE = new RegExp(`^(?:[0-9]+\\.)?(?:${TOP_LEVEL_ROLES.join('|')})$`, 'i');
+
+/**
+ * Throws UnsafePathError unless `name` is a role a targets role may delegate: not a top-level
+ * name, nor one ignoring case, nor `N.<top-level>`, nor a Windows device name (`nul`, `COM1`). Published, a role `R` is `R.json` or `V.R.json`,
+ * so `Root` would replace root.json and `1.root` (without consistent snapshots) 1.root.json,
+ * which every client fetches, on any disk or on a case-insensitive one.
+ */
 export function checkDelegatedRoleName(name: string): void {
   checkRoleName(name);
   if ((TOP_LEVEL_ROLES as readonly string[]).includes(name)) {
     throw new UnsafePathError(`role name "${name}" is a top-level role and cannot be delegated`);
   }
+  if (TOP_LEVEL_FILE.test(name)) {
+    throw new UnsafePathError(
+      `role name "${name}" is not allowed: its metadata file would be named like a top-level role's (${caseFoldKey(name)}.json) on case-insensitive file systems`,
+    );
+  }
+  if (isWindowsDeviceName(name)) {
+    throw new UnsafePathError(`role name "${name}" is not allowed: Windows takes ${name}.json for a device, not a file`);
+  }
+}
+
+/** Something stored under `file` in one folder; `label` says what, for the message ("role \"x\""). */
+export interface StoredName {
+  file: string;
+  label: string;
+}
+
+/**
+ * Throws UnsafePathError when two of `entries` would be one file: the same file name, or names
+ * that differ only in case (one file on macOS and Windows, where python-tuf and tuf-js clients
+ * also store them under these names). Entries with the same label are one thing stored once.
+ */
+export function checkDistinctFiles(entries: Iterable<StoredName>, fix: string): void {
+  const seen = new Map<string, StoredName>();
+  for (const e of entries) {
+    const key = caseFoldKey(e.file);
+    const other = seen.get(key);
+    if (other === undefined) {
+      seen.set(key, e);
+    } else if (other.label !== e.label) {
+      const where = other.file === e.file ? `"${e.file}"` : `"${other.file}" and "${e.file}", which differ only in case (one file on macOS and Windows)`;
+      throw new UnsafePathError(`${other.label} and ${e.label} would be stored as ${where}: ${fix}`);
+    }
+  }
+}
+
+/**
+ * Throws UnsafePathError when two target paths differ only in case, whichever roles list them
+ * (`listing`: path and a role listing it; one path may come several times): published they share
+ * OUT/targets, and clients store downloads under their paths (python-tuf, tuf-js), so on macOS and
+ * Windows one would replace the other. Compared as paths, not as the HASH.name files of consistent
+ * snapshots: those differ only while the contents do, and a client's download folder has no HASH.
+ */
+export function checkTargetPathsDistinct(listing: Iterable<readonly [path: string, role: string]>): void {
+  const roleOf = new Map<string, string>();
+  for (const [path, role] of listing) if (!roleOf.has(path)) roleOf.set(path, role);
+  checkDistinctFiles(
+    [...roleOf].map(([path, role]) => ({ file: path, label: `target "${path}" of role "${role}"` })),
+    'rename one of them',
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../client/atomic-file.js';
 import { RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { BlobStore } from './blob-store.js';
-import { BLOBS_DIR, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
+import { BLOBS_DIR, caseFoldKey, checkDistinctFiles, checkTargetPathsDistinct, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
 import type { RoleStore } from './role-store.js';
 import { problemError, repositoryStatus } from './status.js';
 import { CHUNK, mapLimit } from './targets-hashing.js';
@@ -95,10 +95,12 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   // Every target file, checked before anything is written.
   const copies = new Map<string, TargetCopy>();
   const owner = new Map<string, string>();
+  const listing: [string, string][] = [];
   let targetCount = 0;
   for (const { name } of tree) {
     for (const tf of (await store.targets(name)).signed.targets.values()) {
       targetCount++;
+      listing.push([tf.path, name]);
       const storeHex = tf.hashes[blobs.algorithm];
       if (!storeHex) throw new RepositoryError(`cannot publish: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, so tufkit holds no copy of it`);
       const blob = blobs.path(storeHex);
@@ -113,10 +115,12 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
       }
     }
   }
+  checkTargetPathsDistinct(listing);
+  // Ignoring case: on macOS and Windows "A" cannot be a file while "a/x" makes "a" a folder.
   const dirs = new Set<string>();
-  for (const rel of copies.keys()) for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(d);
+  for (const rel of copies.keys()) for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(caseFoldKey(d));
   for (const rel of copies.keys()) {
-    if (dirs.has(rel)) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
+    if (dirs.has(caseFoldKey(rel))) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
   }
   await mapLimit([...copies.values()], 32, async (c) => {
     if ((await existingSize(c.blob)) !== c.target.length) {
@@ -142,6 +146,16 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   const snapshotVersion = (await store.load('snapshot')).signed.version;
   const snapshotFile: [string, Uint8Array] = [publishedMetadataName('snapshot', consistent ? snapshotVersion : undefined), await store.bytes('snapshot')];
   const timestampFile: [string, Uint8Array] = ['timestamp.json', await store.bytes('timestamp')];
+  // Role names are checked when roles are made, but this folder may come from elsewhere.
+  checkDistinctFiles(
+    [
+      ...metadata.map(([file]) => ({ file, label: /^\d/.test(file) ? `root version ${file.split('.')[0]}` : 'role "root"' })),
+      ...roleFiles.map(([file], i) => ({ file, label: `role "${tree[i]!.name}"` })),
+      { file: snapshotFile[0], label: 'role "snapshot"' },
+      { file: timestampFile[0], label: 'role "timestamp"' },
+    ],
+    'remove the delegation of that role and delegate it under another name',
+  );
 
   const written: string[] = [];
   let unchanged = 0;

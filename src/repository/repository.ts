@@ -19,7 +19,7 @@ import { writeFilesAtomic } from './atomic-batch.js';
 import { BlobStore } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
-import { checkDelegatedRoleName, checkTargetPath, RepoLayout } from './layout.js';
+import { checkDelegatedRoleName, checkDistinctFiles, checkTargetPath, checkTargetPathsDistinct, RepoLayout } from './layout.js';
 import { publishRepository, type PublishResult } from './publish.js';
 import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
 import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
@@ -305,6 +305,11 @@ export class Repository {
       const coverage = new Map<string, Awaited<ReturnType<typeof delegationChain>>>();
       for (const r of roles) coverage.set(r, await delegationChain(store, r));
       inputs.forEach((t, i) => checkCovered(coverage.get(roleOf[i]!)!, roleOf[i]!, t.path));
+      // Against the roles being edited only: a path's case variant may be in any of 1,024 bins, and
+      // reading them all would make every add cost a snapshot. publish checks the whole repository.
+      const listed: (readonly [string, string])[] = [];
+      for (const r of roles) for (const path of (await store.targets(r)).signed.targets.keys()) listed.push([path, r]);
+      checkTargetPathsDistinct([...listed, ...inputs.map((t, i) => [t.path, roleOf[i]!] as const)]);
 
       const buffers: Buffer[] = [];
       const digests = await mapLimit(inputs, 16, async (t) => {
@@ -429,6 +434,10 @@ export class Repository {
       for (const name of created) {
         if (existing.has(name)) throw new UsageError(`role "${name}" exists already (remove its delegation first)`);
       }
+      checkDistinctFiles(
+        [...existing, ...created].map((n) => ({ file: `${n}.json`, label: `role "${n}"` })),
+        'choose a name no other role has, ignoring case',
+      );
       parent.signed.delegations = newDelegations;
       for (const name of created) round.create(name, new Metadata(new Targets()));
       return created;

@@ -120,7 +120,7 @@ describe('fishy role names and target paths', () => {
     for (const r of server.requests) expect(r.raw.split('/').length).toBe(3);
     const tree = await listTree(base);
     expect(tree.filter((p) => p.endsWith('/') || p.endsWith('.json'))).toEqual(
-      ['metadata/', ...['%2E.json', '%C3%B6.json', '..%2Fa.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json'].map((f) => `metadata/${f}`)].sort(),
+      ['metadata/', ...['%2E.json', '%C3%B6.json', '%2E.%2Fa.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json'].map((f) => `metadata/${f}`)].sort(),
     );
     expect(tree.every((p) => p === 'metadata/' || /^metadata\/[^/]+$/.test(p))).toBe(true);
   });
