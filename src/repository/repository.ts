@@ -16,7 +16,7 @@ import { Snapshot } from '../models/snapshot.js';
 import { Targets } from '../models/targets.js';
 import { Timestamp } from '../models/timestamp.js';
 import { writeFilesAtomic } from './atomic-batch.js';
-import { BlobStore } from './blob-store.js';
+import { BlobStore, removeStaleRepositoryTempFiles } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkTargetPath, RepoLayout } from './layout.js';
@@ -634,6 +634,7 @@ export class Repository {
   async publish(out: string, now = this.now()): Promise<PublishResult> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
+      await removeStaleRepositoryTempFiles(this.layout);
       return await publishRepository(this.reader(), this.blobStore(), out, now);
     } finally {
       await lock.release();
@@ -645,6 +646,7 @@ export class Repository {
   private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore }) => Promise<T>): Promise<T> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
+      await removeStaleRepositoryTempFiles(this.layout);
       const settings = await readSettings(this.layout);
       this.settings = settings;
       const store = this.reader();
