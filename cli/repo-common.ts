@@ -40,12 +40,17 @@ export async function publicKeys(files: string[] | undefined, passphraseEnv?: st
  * it the key is found from the signature).
  */
 export async function signerFor(repo: Repository, role: string, opts: SignerOptions): Promise<RoleSigner> {
+  return signerFromOptions(opts, () => repo.authorisedKeys(role));
+}
+
+/** The signer the options name, a private key matched against `listedKeys` (the keys metadata lists for the role). */
+export async function signerFromOptions(opts: SignerOptions, listedKeys: () => Promise<Key[]>): Promise<RoleSigner> {
   if (opts.signerCommand !== undefined) {
     const key = opts.key !== undefined ? await readPublicKey(opts.key, passphraseFrom(opts.passphraseEnv)) : undefined;
     return new ExternalSigner(opts.signerCommand, key);
   }
   if (opts.key === undefined) throw new UsageError('give --key FILE (a private key) or --signer-command CMD');
-  return readSigner(opts.key, passphraseFrom(opts.passphraseEnv), await repo.authorisedKeys(role));
+  return readSigner(opts.key, passphraseFrom(opts.passphraseEnv), await listedKeys());
 }
 
 /** Prints `data` as JSON when `json`, else the human text. */

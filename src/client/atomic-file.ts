@@ -6,7 +6,7 @@ import { FileSystemError, StorageError, TufError } from '../errors.js';
 
 // Temporary files start with this and never end in ".json": tools that read every *.json file of
 // a metadata dir as metadata must not see a half-written one.
-const TEMP_PREFIX = '.tufkit-tmp-';
+export const TEMP_PREFIX = '.tufkit-tmp-';
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(e.code as string);
@@ -278,19 +278,24 @@ export async function removeStaleTempFiles(dir: string): Promise<void> {
  * the temp files of path's folder (listTempFiles). Best effort.
  */
 export async function removeAbandonedTempFilesOf(path: string, idleMs: number, names: readonly string[]): Promise<void> {
-  const dir = dirname(path);
+  await removeAbandonedTempFiles(dirname(path), idleMs, names.filter((n) => isTempNameFor(path, n)));
+}
+
+/**
+ * Deletes the temp files `names` of `dir` (listTempFiles) untouched for `idleMs`, whatever file
+ * they were for: for folders that writers share without a common lock. Best effort.
+ */
+export async function removeAbandonedTempFiles(dir: string, idleMs: number, names: readonly string[]): Promise<void> {
   const cutoff = Date.now() - idleMs;
   await Promise.all(
-    names
-      .filter((n) => isTempNameFor(path, n))
-      .map(async (n) => {
-        const file = join(dir, n);
-        try {
-          if ((await stat(file)).mtimeMs < cutoff) await unlink(file);
-        } catch {
-          // gone already, or not ours to delete: best effort
-        }
-      }),
+    names.map(async (n) => {
+      const file = join(dir, n);
+      try {
+        if ((await stat(file)).mtimeMs < cutoff) await unlink(file);
+      } catch {
+        // gone already, or not ours to delete: best effort
+      }
+    }),
   );
 }
 

@@ -2,11 +2,18 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncDir } from '../client/atomic-file.js';
+import { fsyncDir, removeStaleTempFiles, TEMP_PREFIX } from '../client/atomic-file.js';
 import type { RepoLayout } from './layout.js';
 import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
 
-const TEMP_PREFIX = '.tufkit-tmp-';
+/**
+ * Deletes the temp files a killed command left in the repository (a half-copied target in
+ * blobs/, a half-written role file or settings). Call only holding the repository's lock: every
+ * command that writes there holds it, so no live command owns any of them.
+ */
+export async function removeStaleRepositoryTempFiles(layout: RepoLayout): Promise<void> {
+  for (const dir of [layout.dir, layout.metadataDir, layout.rootHistoryDir, layout.blobsDir]) await removeStaleTempFiles(dir);
+}
 
 /** A node:fs callback call as a promise. */
 function call<T>(fn: (cb: (e: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../client/atomic-file.js';
+import { listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { BlobStore } from './blob-store.js';
@@ -23,6 +23,13 @@ import { CHUNK, mapLimit } from './targets-hashing.js';
  * update still find the versions they started from. Targets are written first and timestamp.json
  * last, so a client never sees metadata naming a file that is not there yet.
  */
+
+/**
+ * A temp file in OUT untouched this long was left by a publish that died. OUT has no lock every
+ * writer holds (another repository may publish into it), so, as for the client's download folder,
+ * only idle ones are removed; a live publish writes its files from local disk without pausing.
+ */
+export const ABANDONED_PUBLISH_MS = 10 * 60 * 1000;
 
 export interface PublishResult {
   out: string;
@@ -156,6 +163,12 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     ],
     'remove the delegation of that role and delegate it under another name',
   );
+
+  // Leftovers of killed publishes, in every folder this one writes to.
+  const folders = new Set([join(out, 'targets'), join(out, 'metadata')]);
+  for (const d of dirs) folders.add(join(out, 'targets', ...d.split('/')));
+  for (const [name] of [...metadata, ...roleFiles, snapshotFile]) folders.add(dirname(join(out, 'metadata', name)));
+  await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
   const written: string[] = [];
   let unchanged = 0;

@@ -4,7 +4,7 @@ import { DirLock } from '../client/lock.js';
 import { canonicalBytes } from '../crypto/canonical.js';
 import { bytesToHex, digest } from '../crypto/hash.js';
 import { InMemorySigner, type Signer } from '../crypto/signer.js';
-import { KeyError, RoleNotFoundError, StorageError, TufError, UsageError } from '../errors.js';
+import { KeyError, RepositoryError, RoleNotFoundError, StorageError, TufError, UsageError } from '../errors.js';
 import { Delegations } from '../models/delegations.js';
 import { formatExpires } from '../models/fields.js';
 import { MetaFile, TargetFile } from '../models/files.js';
@@ -16,7 +16,7 @@ import { Snapshot } from '../models/snapshot.js';
 import { Targets } from '../models/targets.js';
 import { Timestamp } from '../models/timestamp.js';
 import { writeFilesAtomic } from './atomic-batch.js';
-import { BlobStore } from './blob-store.js';
+import { BlobStore, removeStaleRepositoryTempFiles } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkDistinctFiles, checkTargetPath, checkTargetPathsDistinct, RepoLayout } from './layout.js';
@@ -91,7 +91,7 @@ export interface SignResult {
 }
 
 /** Anything that signs: a Signer, or an ExternalSigner whose key is found from its signature (empty keyid). */
-export type RoleSigner = Pick<Signer, 'keyid' | 'sign'>;
+export type RoleSigner = Pick<Signer, 'keyid'> & { sign(data: Uint8Array, context?: { role?: string }): Promise<Uint8Array> };
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(String(e.code));
@@ -559,6 +559,44 @@ export class Repository {
     });
   }
 
+  /**
+   * Merges the signatures in `bytes` (a copy of role `name` signed elsewhere, by an offline key
+   * holder: `tufkit sign-file`) into the role. Refused unless the copy signs exactly the role's
+   * current content, and every signature in it verifies under a key that may sign the role;
+   * signatures already present are kept, so holders' copies merge in any order.
+   */
+  async importSignatures(name: string, bytes: Uint8Array, source: string): Promise<SignResult[]> {
+    return this.mutate(async ({ round, store }) => {
+      await store.checkExists(name);
+      const md = await store.load(name);
+      const theirs = Metadata.fromBytes(bytes, md.signed.type, name);
+      const signedJson = md.signed.toJSON();
+      const data = canonicalBytes(signedJson, 'signed');
+      if (Buffer.compare(data, theirs.signedBytes()) !== 0) {
+        const v = theirs.signed.version;
+        throw new RepositoryError(
+          v !== md.signed.version
+            ? `${source} holds role "${name}" version ${v}, but the repository's is version ${md.signed.version}: sign a copy of the current one`
+            : `${source} holds role "${name}" version ${v} with other content than the repository's version ${v} (changed since the copy was made): sign a copy of the current one`,
+        );
+      }
+      const keys = await candidateKeys(store, name);
+      const out: SignResult[] = [];
+      for (const sig of theirs.signatures.values()) {
+        if (md.signatures.get(sig.keyid)?.sig === sig.sig) continue;
+        const key = keys.get(sig.keyid);
+        if (!key) throw new KeyError(`${source}: the signature by key ${sig.keyid.slice(0, 12)}… is not from a key that may sign role "${name}" version ${md.signed.version}`);
+        if (!safeVerify(key, sig.sig, data)) throw new KeyError(`${source}: the signature by key ${sig.keyid.slice(0, 12)}… does not verify over role "${name}" version ${md.signed.version}`);
+        // One valid signature per key is enough: an earlier one (ECDSA differs every time) stays.
+        if (md.signatures.has(sig.keyid) && safeVerify(key, md.signatures.get(sig.keyid)!.sig, data)) continue;
+        md.signatures.set(sig.keyid, new Signature(sig.keyid, sig.sig));
+        out.push({ role: name, keyid: sig.keyid, version: md.signed.version });
+      }
+      if (out.length > 0) round.signed(name, metadataFileBytes(md, data, signedJson));
+      return out;
+    });
+  }
+
   // ---- snapshot and timestamp ----------------------------------------------------------------
 
   /**
@@ -605,6 +643,7 @@ export class Repository {
   async publish(out: string, now = this.now()): Promise<PublishResult> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
+      await removeStaleRepositoryTempFiles(this.layout);
       return await publishRepository(this.reader(), this.blobStore(), out, now);
     } finally {
       await lock.release();
@@ -616,6 +655,7 @@ export class Repository {
   private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore }) => Promise<T>): Promise<T> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
+      await removeStaleRepositoryTempFiles(this.layout);
       const settings = await readSettings(this.layout);
       this.settings = settings;
       const store = this.reader();
@@ -798,12 +838,12 @@ async function signRole(store: RoleStore, round: EditRound, name: string, signer
   // One encoding of `signed` serves both the signature and the file (1,024 bins are signed at once).
   const signedJson = md.signed.toJSON();
   const data = canonicalBytes(signedJson, 'signed');
-  const raw = await signer.sign(data);
+  const raw = await signer.sign(data, { role: name });
   const hex = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
   let keyid = signer.keyid;
   if (keyid === '') {
     const match = [...(await candidateKeys(store, name)).values()].find((k) => safeVerify(k, hex, data));
-    if (!match) throw new KeyError(`the signature from the signer command does not verify with any key authorised for role "${name}"`);
+    if (!match) throw new KeyError(`the signature from the signer command does not verify with any key authorised for role "${name}" (give its public key with --key: raw ECDSA r||s needs it)`);
     keyid = match.keyid;
   } else if (!(signer instanceof InMemorySigner)) {
     // An in-memory key signs as its own public key by construction; anything else is checked.
