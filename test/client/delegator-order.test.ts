@@ -80,7 +80,7 @@ describe('a role reached through another delegator than the one it was verified 
   it('is refused across runs: a new Updater whose cache holds X.json verified through A', async () => {
     const env = await twoDelegators();
     expect(await env.updater().getTargetInfo('a/f')).toBeDefined();
-    expect(existsSync(path.join(env.metadataDir, 'X.json'))).toBe(true);
+    expect(existsSync(path.join(env.metadataDir, '%58.json'))).toBe(true); // role X's cached file (upper-case letters are escaped: safe-names.ts)
     await expectRefusedThroughB(env.updater());
     const second = env.updater();
     expect(await second.getTargetInfo('a/f')).toBeDefined();
