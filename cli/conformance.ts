@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { ScenarioResult } from '../src/conformance/runner.js';
-import { UsageError } from '../src/errors.js';
+import { positiveInt } from './options.js';
 import { action } from './run.js';
 
 // `tufkit conformance run`: checks any client speaking the tuf-conformance client protocol against
@@ -13,14 +13,6 @@ import { action } from './run.js';
 /** test-vectors/ of the tufkit checkout this CLI runs from (dist/cli/ -> ../../test-vectors). */
 function defaultVectorsDir(): string {
   return fileURLToPath(new URL('../../test-vectors', import.meta.url));
-}
-
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
-    return n;
-  };
 }
 
 interface RunFlags {
