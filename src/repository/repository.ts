@@ -714,7 +714,7 @@ async function readSettings(layout: RepoLayout): Promise<RepoSettings> {
     );
     throw new UsageError(exists ? `${layout.dir} is not a tufkit repository (no ${layout.settingsFile})` : `repository folder ${layout.dir} does not exist`);
   }
-  return settingsFromBytes(bytes);
+  return settingsFromBytes(bytes, layout.settingsFile);
 }
 
 /** target path -> roles listing it. */
