@@ -93,11 +93,13 @@ export function registerStatusCommands(program: Command): void {
     .argument('<dir>', 'repository folder')
     .option('--all', 'one row per role, also for hash bins')
     .option('--json', 'print the status as JSON')
+    .addHelpText('after', '\nExit status: 0 when the repository is ready to publish; 1 when it is not (a role unsigned,\nexpired or out of date: the problems are listed) or on an error; 2 on a usage mistake.')
     .action(
       action(async (dir: string, opts: { all?: boolean; json?: boolean }) => {
         const repo = await openRepository(dir);
         const status = await repo.status();
         output(opts.json, status, () => statusTable(status, opts.all === true));
+        if (!status.ready) process.exitCode = 1;
       }),
     );
 

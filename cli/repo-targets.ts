@@ -65,7 +65,7 @@ export function registerTargetsCommands(program: Command): void {
     .argument('<dir>', 'repository folder')
     .argument('<files...>', 'files or folders to add')
     .option('--path <path>', 'target path of a single FILE, or the folder the targets go in')
-    .option('--role <role>', 'targets role to list them in (default targets; a role delegating to hash bins puts each in its bin)')
+    .option('--role <role>', 'targets role to list them in (default targets); a role delegating to hash bins, or the bins\' name prefix (--to of delegate --bins), puts each in its bin')
     .option('--custom <json>', 'custom metadata for every added target (JSON)')
     .option('--json', 'print the added targets as JSON')
     .action(
@@ -86,7 +86,7 @@ export function registerTargetsCommands(program: Command): void {
     .description('stop listing target PATHs')
     .argument('<dir>', 'repository folder')
     .argument('<paths...>', 'target paths')
-    .option('--role <role>', 'the role listing them (default: the one role that does)')
+    .option('--role <role>', 'the role listing them (default: the one role that does); a hash bin prefix stands for the bin of each path')
     .option('--json', 'print the removed targets as JSON')
     .action(
       action(async (dir: string, paths: string[], opts: { role?: string; json?: boolean }) => {

@@ -297,8 +297,7 @@ export class Repository {
 
     return this.mutate(async ({ round, store, blobs }) => {
       const base = opts.role ?? 'targets';
-      await store.checkExists(base);
-      const succinct = (await store.targets(base)).signed.delegations?.succinctRoles;
+      const succinct = await binsOf(store, base);
       const roleOf = inputs.map((t) => (succinct ? succinct.getRoleForTarget(t.path) : base));
       const roles = [...new Set(roleOf)];
       for (const r of roles) await round.editTargets(r);
@@ -347,9 +346,7 @@ export class Repository {
       const plan: { path: string; role: string }[] = [];
       for (const path of paths) {
         if (opts.role !== undefined) {
-          await store.checkExists(opts.role);
-          // As for adding: a role delegating to hash bins stands for the bin of the path.
-          const succinct = (await store.targets(opts.role)).signed.delegations?.succinctRoles;
+          const succinct = await binsOf(store, opts.role);
           const role = succinct ? succinct.getRoleForTarget(path) : opts.role;
           if (!(await store.targets(role)).signed.targets.has(path)) throw new UsageError(`target "${path}" is not listed by role "${role}"`);
           plan.push({ path, role });
@@ -740,6 +737,19 @@ async function delegationChain(store: RoleStore, role: string): Promise<{ parent
     if (chain.length > 1000) throw new UsageError(`the delegations leading to role "${role}" form a cycle`);
   }
   return chain;
+}
+
+/**
+ * The hash bins that stand for targets role `name` when targets are added or removed: those it
+ * delegates to, or those it names as their prefix (bins are PREFIX-HEX, TAP 15, see SuccinctRoles).
+ * Undefined when `name` is a role that lists targets itself; RoleNotFoundError when it is neither.
+ */
+async function binsOf(store: RoleStore, name: string): Promise<SuccinctRoles | undefined> {
+  if (!isTopLevel(name)) {
+    const { role } = await findDelegation(store, name);
+    if (role instanceof SuccinctRoles && role.namePrefix === name) return role;
+  }
+  return (await store.targets(name)).signed.delegations?.succinctRoles;
 }
 
 /** The delegation entry of a delegated role (a hash bin's prefix finds the succinct entry). */
