@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatExpires } from '../src/models/fields.js';
 import { describeExpiry, type RepositoryStatus, type RoleStatus } from '../src/repository/status.js';
 import { openRepository, output, shortId } from './repo-common.js';
+import { filesLine, startProgress } from './progress.js';
 import { action } from './run.js';
 
 /** Roles sharing a delegator beyond this many (hash bins) are shown as one row unless they have problems. */
@@ -112,7 +113,13 @@ export function registerStatusCommands(program: Command): void {
     .action(
       action(async (dir: string, opts: { out: string; json?: boolean }) => {
         const repo = await openRepository(dir);
-        const result = await repo.publish(opts.out);
+        const progress = startProgress(opts);
+        let result;
+        try {
+          result = await repo.publish(opts.out, undefined, { onProgress: (p) => progress.update(() => filesLine('copied', p)) });
+        } finally {
+          progress.done();
+        }
         output(opts.json, result, () =>
           `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.written.length} file(s) written, ${result.unchanged} unchanged\n`,
         );

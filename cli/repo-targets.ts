@@ -5,6 +5,7 @@ import { parseStrictJSON } from '../src/crypto/json.js';
 import { UsageError } from '../src/errors.js';
 import type { TargetInput } from '../src/repository/repository.js';
 import { openRepository, output } from './repo-common.js';
+import { filesLine, startProgress } from './progress.js';
 import { action } from './run.js';
 
 /** Every regular file under `dir`, with its `/`-separated path relative to `dir`, sorted. */
@@ -72,7 +73,13 @@ export function registerTargetsCommands(program: Command): void {
       action(async (dir: string, files: string[], opts: AddOptions) => {
         const custom = parseCustom(opts.custom);
         const repo = await openRepository(dir);
-        const added = await repo.addTargets(await targetInputs(files, opts.path), { role: opts.role, custom });
+        const progress = startProgress(opts);
+        let added;
+        try {
+          added = await repo.addTargets(await targetInputs(files, opts.path), { role: opts.role, custom, onProgress: (p) => progress.update(() => filesLine('hashed', p)) });
+        } finally {
+          progress.done();
+        }
         const roles = new Set(added.map((a) => a.role));
         output(opts.json, added, () =>
           added.length <= 20

@@ -20,7 +20,7 @@ import { BlobStore } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkTargetPath, RepoLayout } from './layout.js';
-import { publishRepository, type PublishResult } from './publish.js';
+import { publishRepository, type FileProgress, type PublishOptions, type PublishResult } from './publish.js';
 import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
 import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
 import { signatureStatus, type SignatureStatus } from './signatures.js';
@@ -62,6 +62,8 @@ export interface AddTargetsOptions {
   role?: string;
   /** The `custom` field of every added target (any JSON that canonical JSON can encode). */
   custom?: unknown;
+  /** Called as each file is hashed and stored; for showing progress. */
+  onProgress?: (p: FileProgress) => void;
 }
 
 export interface AddedTarget {
@@ -306,10 +308,15 @@ export class Repository {
       inputs.forEach((t, i) => checkCovered(coverage.get(roleOf[i]!)!, roleOf[i]!, t.path));
 
       const buffers: Buffer[] = [];
+      const progress: FileProgress = { done: 0, total: inputs.length, bytes: 0 };
       const digests = await mapLimit(inputs, 16, async (t) => {
         const buf = buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
         try {
-          return (await blobs.add(t.file, algorithms, buf)).digest;
+          const { digest } = await blobs.add(t.file, algorithms, buf);
+          progress.done++;
+          progress.bytes += digest.length;
+          opts.onProgress?.({ ...progress });
+          return digest;
         } catch (e) {
           // A missing or unreadable file is found here, not by a stat of every file beforehand
           // (100,000 more system calls); the contents stored so far are removed on the way out.
@@ -590,10 +597,10 @@ export class Repository {
    * Writes into `out` every file a client fetches (see publish.ts). Refuses, before writing
    * anything, while any role misses a threshold, has expired, or does not match snapshot/timestamp.
    */
-  async publish(out: string, now = this.now()): Promise<PublishResult> {
+  async publish(out: string, now = this.now(), opts: PublishOptions = {}): Promise<PublishResult> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
-      return await publishRepository(this.reader(), this.blobStore(), out, now);
+      return await publishRepository(this.reader(), this.blobStore(), out, now, opts);
     } finally {
       await lock.release();
     }
