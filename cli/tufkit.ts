@@ -5,13 +5,20 @@ import { Command, CommanderError } from 'commander';
 /** Exit status of a usage mistake (unknown option, missing argument...); tufkit's own errors exit 1. */
 const USAGE_EXIT = 2;
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** package.json's version (dist/cli/ -> ../../package.json); a copied dist/ without it still runs. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown (no package.json beside this dist/)';
+  }
+}
 
 const program = new Command();
 program
   .name('tufkit')
   .description('The Update Framework: a verifying client, repository tooling and conformance vectors')
-  .version(version, '-V, --version', 'print the tufkit version')
+  .version(packageVersion(), '-V, --version', 'print the tufkit version')
   .addHelpText('after', '\nExit status: 0 on success, 1 when tufkit reports an error, 2 on a usage mistake.')
   // Usage mistakes are reported in exitOverride, on one line: not commander's message plus the whole help.
   .configureOutput({ outputError: () => undefined })
