@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { ScenarioResult } from '../src/conformance/runner.js';
-import { UsageError } from '../src/errors.js';
+import { positiveInt } from './options.js';
+import { startProgress } from './progress.js';
 import { action } from './run.js';
 
 // `tufkit conformance run`: checks any client speaking the tuf-conformance client protocol against
@@ -13,14 +14,6 @@ import { action } from './run.js';
 /** test-vectors/ of the tufkit checkout this CLI runs from (dist/cli/ -> ../../test-vectors). */
 function defaultVectorsDir(): string {
   return fileURLToPath(new URL('../../test-vectors', import.meta.url));
-}
-
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
-    return n;
-  };
 }
 
 interface RunFlags {
@@ -54,15 +47,33 @@ export function registerConformance(program: Command): void {
       action(async (flags: RunFlags) => {
         const vectorsDir = resolve(flags.vectors ?? defaultVectorsDir());
         const { runConformance } = await import('../src/conformance/runner.js');
-        const summary = await runConformance({
-          vectorsDir,
-          client: flags.client,
-          filter: flags.filter,
-          jobs: flags.jobs,
-          stepTimeoutMs: (flags.timeout ?? 60) * 1000,
-          checkErrors: flags.checkErrors,
-          onResult: flags.json ? undefined : (r) => (r.passed ? undefined : process.stdout.write(`${failureLine(r)}\n`)),
-        });
+        const progress = startProgress(flags);
+        let total = 0;
+        let done = 0;
+        let failed = 0;
+        let summary;
+        try {
+          summary = await runConformance({
+            vectorsDir,
+            client: flags.client,
+            filter: flags.filter,
+            jobs: flags.jobs,
+            stepTimeoutMs: (flags.timeout ?? 60) * 1000,
+            checkErrors: flags.checkErrors,
+            onStart: (n) => (total = n),
+            onResult: (r) => {
+              done++;
+              if (!r.passed) failed++;
+              if (!r.passed && !flags.json) {
+                progress.done(); // the line goes, the failure is printed, the line comes back
+                process.stdout.write(`${failureLine(r)}\n`);
+              }
+              progress.update(() => `ran ${done} of ${total} scenarios, ${failed} failed`);
+            },
+          });
+        } finally {
+          progress.done();
+        }
         if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         else process.stdout.write(`${summary.passed} passed, ${summary.failed} failed\n`);
         if (summary.failed > 0) process.exitCode = 1;

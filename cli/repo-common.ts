@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../src/errors.js';
 import { ExternalSigner } from '../src/repository/external-signer.js';
 import type { Key } from '../src/models/key.js';
@@ -7,6 +6,8 @@ import { Repository, type RoleSigner } from '../src/repository/repository.js';
 
 // What the repository commands share: reading passphrases, keys and signers from options, and
 // printing either for people or (with --json) for scripts.
+
+export { collect, positiveInt } from './options.js';
 
 export interface SignerOptions {
   key?: string;
@@ -64,18 +65,6 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-export function positiveInt(what: string): (v: string) => number {
-  return (v: string) => {
-    if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${what} must be a whole number of at least 1`);
-    return Number(v);
-  };
-}
-
 export function shortId(keyid: string): string {
   return `${keyid.slice(0, 12)}…`;
-}
-
-/** Repeatable options collect into an array. */
-export function collect(v: string, acc: string[] = []): string[] {
-  return [...acc, v];
 }

@@ -103,7 +103,7 @@ export function registerDelegateCommands(program: Command): void {
     .requiredOption('--from <role>', 'delegating targets role')
     .requiredOption('--to <name>', 'new role (with --bins: prefix of the bin names, NAME-000 ...)')
     .option('--key <files...>', 'keys of the new role: public key files (.pub) or private key files')
-    .requiredOption('--threshold <n>', 'how many of its keys must sign', positiveInt('--threshold'))
+    .option('--threshold <n>', 'how many of its keys must sign', positiveInt('--threshold'), 1)
     .option('--paths <patterns...>', 'target path patterns it is trusted for (* does not cross /)')
     .option('--hash-prefixes <hex...>', 'hex prefixes of sha256(target path) it is trusted for')
     .option('--bins <n>', 'split all paths into N succinct hash bins (a power of two), one role each', positiveInt('--bins'))

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { formatExpires } from '../src/models/fields.js';
 import { describeExpiry, type RepositoryStatus, type RoleStatus } from '../src/repository/status.js';
 import { openRepository, output, shortId } from './repo-common.js';
+import { filesLine, startProgress } from './progress.js';
 import { action } from './run.js';
 
 /** Roles sharing a delegator beyond this many (hash bins) are shown as one row unless they have problems. */
@@ -93,11 +94,13 @@ export function registerStatusCommands(program: Command): void {
     .argument('<dir>', 'repository folder')
     .option('--all', 'one row per role, also for hash bins')
     .option('--json', 'print the status as JSON')
+    .addHelpText('after', '\nExit status: 0 when the repository is ready to publish; 1 when it is not (a role unsigned,\nexpired or out of date: the problems are listed) or on an error; 2 on a usage mistake.')
     .action(
       action(async (dir: string, opts: { all?: boolean; json?: boolean }) => {
         const repo = await openRepository(dir);
         const status = await repo.status();
         output(opts.json, status, () => statusTable(status, opts.all === true));
+        if (!status.ready) process.exitCode = 1;
       }),
     );
 
@@ -110,7 +113,13 @@ export function registerStatusCommands(program: Command): void {
     .action(
       action(async (dir: string, opts: { out: string; json?: boolean }) => {
         const repo = await openRepository(dir);
-        const result = await repo.publish(opts.out);
+        const progress = startProgress(opts);
+        let result;
+        try {
+          result = await repo.publish(opts.out, undefined, { onProgress: (p) => progress.update(() => filesLine('copied', p)) });
+        } finally {
+          progress.done();
+        }
         output(opts.json, result, () =>
           `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.written.length} file(s) written, ${result.unchanged} unchanged\n`,
         );

@@ -5,6 +5,7 @@ import { parseStrictJSON } from '../src/crypto/json.js';
 import { UsageError } from '../src/errors.js';
 import type { TargetInput } from '../src/repository/repository.js';
 import { openRepository, output } from './repo-common.js';
+import { filesLine, startProgress } from './progress.js';
 import { action } from './run.js';
 
 /** Every regular file under `dir`, with its `/`-separated path relative to `dir`, sorted. */
@@ -65,14 +66,20 @@ export function registerTargetsCommands(program: Command): void {
     .argument('<dir>', 'repository folder')
     .argument('<files...>', 'files or folders to add')
     .option('--path <path>', 'target path of a single FILE, or the folder the targets go in')
-    .option('--role <role>', 'targets role to list them in (default targets; a role delegating to hash bins puts each in its bin)')
+    .option('--role <role>', 'targets role to list them in (default targets); a role delegating to hash bins, or the bins\' name prefix (--to of delegate --bins), puts each in its bin')
     .option('--custom <json>', 'custom metadata for every added target (JSON)')
     .option('--json', 'print the added targets as JSON')
     .action(
       action(async (dir: string, files: string[], opts: AddOptions) => {
         const custom = parseCustom(opts.custom);
         const repo = await openRepository(dir);
-        const added = await repo.addTargets(await targetInputs(files, opts.path), { role: opts.role, custom });
+        const progress = startProgress(opts);
+        let added;
+        try {
+          added = await repo.addTargets(await targetInputs(files, opts.path), { role: opts.role, custom, onProgress: (p) => progress.update(() => filesLine('hashed', p)) });
+        } finally {
+          progress.done();
+        }
         const roles = new Set(added.map((a) => a.role));
         output(opts.json, added, () =>
           added.length <= 20
@@ -86,7 +93,7 @@ export function registerTargetsCommands(program: Command): void {
     .description('stop listing target PATHs')
     .argument('<dir>', 'repository folder')
     .argument('<paths...>', 'target paths')
-    .option('--role <role>', 'the role listing them (default: the one role that does)')
+    .option('--role <role>', 'the role listing them (default: the one role that does); a hash bin prefix stands for the bin of each path')
     .option('--json', 'print the removed targets as JSON')
     .action(
       action(async (dir: string, paths: string[], opts: { role?: string; json?: boolean }) => {

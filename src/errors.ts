@@ -11,6 +11,13 @@ export class TufError extends Error {
 
 // ---- metadata format -------------------------------------------------------------------------
 
+/** Where in a file a format problem is: the file, and for JSON text the line and column (from 1). */
+export interface FormatErrorLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
 /**
  * Metadata (or a key, or JSON) that does not follow the TUF format. `role` is the role whose file
  * was being read (or '' when unknown) and `field` the JSON path of the offending value.
@@ -20,8 +27,16 @@ export class MetadataFormatError extends TufError {
     readonly role: string,
     readonly field: string,
     readonly reason: string,
+    readonly location: FormatErrorLocation = {},
   ) {
-    super(`${role ? `role "${role}"` : 'metadata'}: ${field ? `${field}: ` : ''}${reason}`);
+    const { file, line, column } = location;
+    const what = role ? `role "${role}": ` : file ? '' : 'metadata: ';
+    super(`${file ? `${file}: ` : ''}${what}${field ? `${field}: ` : ''}${reason}${line ? ` (line ${line}, column ${column})` : ''}`);
+  }
+
+  /** The same problem, named as found in `file` (unless it names a file already). */
+  inFile(file: string): MetadataFormatError {
+    return this.location.file ? this : new MetadataFormatError(this.role, this.field, this.reason, { ...this.location, file });
   }
 }
 

@@ -24,6 +24,8 @@ export interface RunOptions {
   stepTimeoutMs?: number;
   /** Also check that a failing client names the expected failure class on stdout/stderr. */
   checkErrors?: boolean;
+  /** Called once the scenarios to run are known, with their number. */
+  onStart?: (scenarios: number) => void;
   /** Called as each scenario finishes. */
   onResult?: (r: ScenarioResult) => void;
 }
@@ -377,6 +379,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
   const argv = splitCommand(opts.client);
   const names = await listScenarios(opts.vectorsDir, opts.filter);
   if (names.length === 0) throw new UsageError(`no scenario${opts.filter ? ` matching "${opts.filter}"` : ''} in ${opts.vectorsDir}`);
+  opts.onStart?.(names.length);
   const jobs = Math.max(1, opts.jobs ?? cpus().length);
   const stepTimeoutMs = opts.stepTimeoutMs ?? 60_000;
   const checkErrors = opts.checkErrors ?? false;

@@ -1,6 +1,6 @@
 import { MetadataFormatError } from '../errors.js';
 import { canonicalSignedSpan, type CanonicalSpan } from './canonical-span.js';
-import { closingQuote, isDigit } from './json-text.js';
+import { closingQuote, firstSyntaxError, isDigit, lineAndColumn } from './json-text.js';
 
 // Strict JSON for signed metadata. JSON.parse alone is not enough: it keeps the last of two
 // members with one name (so two parsers could disagree on what was signed) and silently turns
@@ -89,13 +89,14 @@ function explain(text: string, role: string): MetadataFormatError | undefined {
     const c = text.charCodeAt(i);
     const top = stack[stack.length - 1];
     if (c === QUOTE) {
+      const start = i;
       const end = closingQuote(text, i);
       const s = JSON.parse(text.slice(i, end + 1)) as string;
       i = end;
       if (top?.kind === 'object' && top.pendingName === undefined) {
         if (top.names.has(s)) {
           const path = top.path ? `${top.path}.${s}` : s;
-          return new MetadataFormatError(role, path, 'member name appears more than once in one object');
+          return new MetadataFormatError(role, path, 'member name appears more than once in one object', lineAndColumn(text, start));
         }
         top.names.add(s);
         top.pendingName = s;
@@ -113,10 +114,10 @@ function explain(text: string, role: string): MetadataFormatError | undefined {
       const literal = text.slice(i, j);
       const value = Number(literal);
       if (!/^-?\d+$/.test(literal)) {
-        return new MetadataFormatError(role, valuePath(), `number ${literal} is not an integer (canonical JSON has no floats)`);
+        return new MetadataFormatError(role, valuePath(), `number ${literal} is not an integer (canonical JSON has no floats)`, lineAndColumn(text, i));
       }
       if (!Number.isSafeInteger(value)) {
-        return new MetadataFormatError(role, valuePath(), `integer ${literal} is beyond 2^53 and cannot be represented exactly`);
+        return new MetadataFormatError(role, valuePath(), `integer ${literal} is beyond 2^53 and cannot be represented exactly`, lineAndColumn(text, i));
       }
       i = j - 1;
     }
@@ -151,7 +152,10 @@ export function parseJSONCountingMembers(bytes: Uint8Array, role = '', { findSig
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new MetadataFormatError(role, '', `invalid JSON: ${(e as Error).message}`);
+    // JSON.parse's message may quote the text, newlines included, and not say where: find the spot.
+    const problem = firstSyntaxError(text);
+    if (!problem) throw new MetadataFormatError(role, '', `invalid JSON: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+    throw new MetadataFormatError(role, '', `invalid JSON: ${problem.reason}`, lineAndColumn(text, problem.offset));
   }
   // A canonical `signed` (see canonical-span.ts) has no repeated name and no number to look at:
   // only the text around it is scanned, with `{}` in its place. All-ASCII text: offsets are bytes.

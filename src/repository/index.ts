@@ -18,5 +18,5 @@ export { ExternalSigner, type ExternalSignerOptions } from './external-signer.js
 export { readKeyFile, readPublicKey, readSigner, publicKeyFileText, type KeyFile } from './key-files.js';
 export { describeExpiry, type Problem, type ProblemKind, type RepositoryStatus, type RoleStatus } from './status.js';
 export { type SignatureStatus, type KeySignatures } from './signatures.js';
-export { type PublishResult } from './publish.js';
+export { type FileProgress, type PublishOptions, type PublishResult } from './publish.js';
 export { type TreeNode } from './role-store.js';

@@ -43,6 +43,19 @@ export interface PublishResult {
   targets: number;
 }
 
+/** How far long work has come: target files hashed (adding) or copied (publishing), of how many. */
+export interface FileProgress {
+  done: number;
+  total: number;
+  /** Bytes read or written so far. */
+  bytes: number;
+}
+
+export interface PublishOptions {
+  /** Called as each target file is copied (or found in place); for showing progress. */
+  onProgress?: (p: FileProgress) => void;
+}
+
 interface TargetCopy {
   rel: string;
   target: TargetFile;
@@ -92,7 +105,7 @@ async function* verifiedChunks(blob: string, verifier: StreamingVerifier): Async
 }
 
 /** Checks the repository, then writes what clients fetch into `out`. */
-export async function publishRepository(store: RoleStore, blobs: BlobStore, out: string, now: Date): Promise<PublishResult> {
+export async function publishRepository(store: RoleStore, blobs: BlobStore, out: string, now: Date, opts: PublishOptions = {}): Promise<PublishResult> {
   checkOutFolder(store.layout.dir, out);
   const status = await repositoryStatus(store, now);
   if (!status.ready) throw problemError(status.problems[0]!, status.problems.length - 1);
@@ -179,17 +192,21 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     made.add(d);
   };
 
+  const progress: FileProgress = { done: 0, total: copies.size, bytes: 0 };
   await mapLimit([...copies.values()], 16, async (c) => {
     const dest = join(out, 'targets', ...c.rel.split('/'));
     // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
     if (c.immutable && (await existingSize(dest)) === c.target.length) {
       unchanged++;
-      return;
+    } else {
+      await ensureDir(dirname(dest));
+      const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
+      await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish());
+      written.push(`targets/${c.rel}`);
+      progress.bytes += c.target.length;
     }
-    await ensureDir(dirname(dest));
-    const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
-    await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish());
-    written.push(`targets/${c.rel}`);
+    progress.done++;
+    opts.onProgress?.({ ...progress });
   });
 
   const writeMeta = async ([name, bytes]: [string, Uint8Array]): Promise<void> => {

@@ -20,7 +20,7 @@ import { BlobStore, removeStaleRepositoryTempFiles } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkDistinctFiles, checkTargetPath, checkTargetPathsDistinct, RepoLayout } from './layout.js';
-import { publishRepository, type PublishResult } from './publish.js';
+import { publishRepository, type FileProgress, type PublishOptions, type PublishResult } from './publish.js';
 import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
 import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
 import { signatureStatus, type SignatureStatus } from './signatures.js';
@@ -62,6 +62,8 @@ export interface AddTargetsOptions {
   role?: string;
   /** The `custom` field of every added target (any JSON that canonical JSON can encode). */
   custom?: unknown;
+  /** Called as each file is hashed and stored; for showing progress. */
+  onProgress?: (p: FileProgress) => void;
 }
 
 export interface AddedTarget {
@@ -297,8 +299,7 @@ export class Repository {
 
     return this.mutate(async ({ round, store, blobs }) => {
       const base = opts.role ?? 'targets';
-      await store.checkExists(base);
-      const succinct = (await store.targets(base)).signed.delegations?.succinctRoles;
+      const succinct = await binsOf(store, base);
       const roleOf = inputs.map((t) => (succinct ? succinct.getRoleForTarget(t.path) : base));
       const roles = [...new Set(roleOf)];
       for (const r of roles) await round.editTargets(r);
@@ -312,10 +313,15 @@ export class Repository {
       checkTargetPathsDistinct([...listed, ...inputs.map((t, i) => [t.path, roleOf[i]!] as const)]);
 
       const buffers: Buffer[] = [];
+      const progress: FileProgress = { done: 0, total: inputs.length, bytes: 0 };
       const digests = await mapLimit(inputs, 16, async (t) => {
         const buf = buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
         try {
-          return (await blobs.add(t.file, algorithms, buf)).digest;
+          const { digest } = await blobs.add(t.file, algorithms, buf);
+          progress.done++;
+          progress.bytes += digest.length;
+          opts.onProgress?.({ ...progress });
+          return digest;
         } catch (e) {
           // A missing or unreadable file is found here, not by a stat of every file beforehand
           // (100,000 more system calls); the contents stored so far are removed on the way out.
@@ -352,9 +358,7 @@ export class Repository {
       const plan: { path: string; role: string }[] = [];
       for (const path of paths) {
         if (opts.role !== undefined) {
-          await store.checkExists(opts.role);
-          // As for adding: a role delegating to hash bins stands for the bin of the path.
-          const succinct = (await store.targets(opts.role)).signed.delegations?.succinctRoles;
+          const succinct = await binsOf(store, opts.role);
           const role = succinct ? succinct.getRoleForTarget(path) : opts.role;
           if (!(await store.targets(role)).signed.targets.has(path)) throw new UsageError(`target "${path}" is not listed by role "${role}"`);
           plan.push({ path, role });
@@ -640,11 +644,11 @@ export class Repository {
    * Writes into `out` every file a client fetches (see publish.ts). Refuses, before writing
    * anything, while any role misses a threshold, has expired, or does not match snapshot/timestamp.
    */
-  async publish(out: string, now = this.now()): Promise<PublishResult> {
+  async publish(out: string, now = this.now(), opts: PublishOptions = {}): Promise<PublishResult> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
       await removeStaleRepositoryTempFiles(this.layout);
-      return await publishRepository(this.reader(), this.blobStore(), out, now);
+      return await publishRepository(this.reader(), this.blobStore(), out, now, opts);
     } finally {
       await lock.release();
     }
@@ -763,7 +767,7 @@ async function readSettings(layout: RepoLayout): Promise<RepoSettings> {
     );
     throw new UsageError(exists ? `${layout.dir} is not a tufkit repository (no ${layout.settingsFile})` : `repository folder ${layout.dir} does not exist`);
   }
-  return settingsFromBytes(bytes);
+  return settingsFromBytes(bytes, layout.settingsFile);
 }
 
 /** target path -> roles listing it. */
@@ -789,6 +793,19 @@ async function delegationChain(store: RoleStore, role: string): Promise<{ parent
     if (chain.length > 1000) throw new UsageError(`the delegations leading to role "${role}" form a cycle`);
   }
   return chain;
+}
+
+/**
+ * The hash bins that stand for targets role `name` when targets are added or removed: those it
+ * delegates to, or those it names as their prefix (bins are PREFIX-HEX, TAP 15, see SuccinctRoles).
+ * Undefined when `name` is a role that lists targets itself; RoleNotFoundError when it is neither.
+ */
+async function binsOf(store: RoleStore, name: string): Promise<SuccinctRoles | undefined> {
+  if (!isTopLevel(name)) {
+    const { role } = await findDelegation(store, name);
+    if (role instanceof SuccinctRoles && role.namePrefix === name) return role;
+  }
+  return (await store.targets(name)).signed.delegations?.succinctRoles;
 }
 
 /** The delegation entry of a delegated role (a hash bin's prefix finds the succinct entry). */

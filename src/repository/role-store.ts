@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { readFileCapped } from '../client/atomic-file.js';
-import { RoleNotFoundError, StorageError } from '../errors.js';
+import { MetadataFormatError, RoleNotFoundError, StorageError } from '../errors.js';
 import type { Key } from '../models/key.js';
 import { Metadata } from '../models/metadata.js';
 import type { Role } from '../models/role.js';
@@ -12,6 +12,15 @@ import type { RepoLayout } from './layout.js';
 
 /** Largest role file read from the repository folder (a 100,000-target role is about 25 MB). */
 const MAX_ROLE_FILE = 512 * 1024 * 1024;
+
+/** What `parse` makes of the bytes of `file`; a format error names the file. */
+function fromFile<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw e instanceof MetadataFormatError ? e.inFile(file) : e;
+  }
+}
 
 export function isTopLevel(name: string): name is TopLevelRole {
   return (TOP_LEVEL_ROLES as readonly string[]).includes(name);
@@ -75,7 +84,8 @@ export class RoleStore {
     let md = this.mds.get(name);
     if (!md) {
       const type = isTopLevel(name) ? name : 'targets';
-      md = Metadata.fromBytes(await this.bytes(name), type, name);
+      const bytes = await this.bytes(name);
+      md = fromFile(this.layout.roleFile(name), () => Metadata.fromBytes(bytes, type, name));
       this.mds.set(name, md);
     }
     return md;
@@ -89,7 +99,8 @@ export class RoleStore {
   /** A fresh parse of the role's bytes as on disk: a copy that later edits do not reach. */
   async pristine(name: string): Promise<Metadata> {
     const type = isTopLevel(name) ? name : 'targets';
-    return Metadata.fromBytes(await this.bytes(name), type, name);
+    const bytes = await this.bytes(name);
+    return fromFile(this.layout.roleFile(name), () => Metadata.fromBytes(bytes, type, name));
   }
 
   /** Records a role as written (or as created in memory, with `bytes` undefined until written). */
@@ -125,7 +136,7 @@ export class RoleStore {
     if (!md) {
       const bytes = await readFileCapped(this.layout.rootHistoryFile(version), MAX_ROLE_FILE);
       if (!bytes) return undefined;
-      md = Metadata.fromBytes(bytes, 'root', `root (version ${version})`);
+      md = fromFile(this.layout.rootHistoryFile(version), () => Metadata.fromBytes(bytes, 'root', `root (version ${version})`));
       if (md.signed.version !== version) {
         throw new StorageError(`${this.layout.rootHistoryFile(version)} holds root version ${md.signed.version}: the repository folder is damaged`);
       }

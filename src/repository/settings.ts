@@ -2,7 +2,6 @@ import { MetadataFormatError, UsageError } from '../errors.js';
 import { HASH_ALGORITHMS } from '../crypto/hash.js';
 import { parseStrictJSON } from '../crypto/json.js';
 import { checkInteger, FieldReader } from '../models/fields.js';
-import { SETTINGS_FILE } from './layout.js';
 
 /** How long each kind of role stays valid after a new version is started (seconds). */
 export interface ExpiryPeriods {
@@ -64,8 +63,18 @@ export function settingsToBytes(s: RepoSettings): Uint8Array {
   return Buffer.from(JSON.stringify(json, null, 2) + '\n');
 }
 
-export function settingsFromBytes(bytes: Uint8Array): RepoSettings {
-  const r = FieldReader.of(parseStrictJSON(bytes, SETTINGS_FILE), SETTINGS_FILE, '');
+/** The settings in `bytes`, read from `file` (which every format error names). */
+export function settingsFromBytes(bytes: Uint8Array, file: string): RepoSettings {
+  try {
+    return parseSettings(bytes);
+  } catch (e) {
+    throw e instanceof MetadataFormatError ? e.inFile(file) : e;
+  }
+}
+
+function parseSettings(bytes: Uint8Array): RepoSettings {
+  // Role '': the settings file is no role, and the errors name the file instead.
+  const r = FieldReader.of(parseStrictJSON(bytes), '', '');
   const format = r.integer('format', 1);
   if (format !== FORMAT) r.fail('format', `format ${format} is not supported by this tufkit (expected ${FORMAT})`);
   const e = r.object('expiry_seconds');
@@ -74,9 +83,9 @@ export function settingsFromBytes(bytes: Uint8Array): RepoSettings {
   try {
     checkTargetHashes(targetHashes);
   } catch (err) {
-    throw new MetadataFormatError(SETTINGS_FILE, 'target_hashes', (err as Error).message);
+    throw new MetadataFormatError('', 'target_hashes', (err as Error).message);
   }
   const retiredVersions: Record<string, number> = {};
-  for (const [name, v] of r.map('retired_role_versions')) retiredVersions[name] = checkInteger(v, 1, SETTINGS_FILE, `retired_role_versions.${name}`);
+  for (const [name, v] of r.map('retired_role_versions')) retiredVersions[name] = checkInteger(v, 1, '', `retired_role_versions.${name}`);
   return { expiry, targetHashes, snapshotHashes: r.boolean('snapshot_hashes'), retiredVersions };
 }

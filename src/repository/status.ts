@@ -97,7 +97,11 @@ export async function repositoryStatus(store: RoleStore, now: Date): Promise<Rep
         `role "root" version ${v}: ${sig.previous.valid.length} of ${sig.previous.threshold} needed signature(s) from the root keys of version ${sig.previous.version} (still to sign: ${short(sig.previous.missing)})`,
       );
     }
-    if (md.signed.isExpired(now)) add('expired', `role "${name}" version ${v} expired at ${formatExpires(md.signed.expires)} (set a new expiry with tufkit expire)`);
+    if (md.signed.isExpired(now)) {
+      // A new snapshot or timestamp gets a fresh expiry (and must be signed anyway): one command.
+      const fix = name === 'snapshot' || name === 'timestamp' ? `run tufkit ${name} again` : 'set a new expiry with tufkit expire';
+      add('expired', `role "${name}" version ${v} expired at ${formatExpires(md.signed.expires)} (${fix})`);
+    }
     roles.push({
       name,
       type: md.signed.type,

@@ -6,7 +6,7 @@ import { Metadata } from '../../src/models/metadata.js';
 import { SuccinctRoles } from '../../src/models/role.js';
 import { canonicalBytes } from '../../src/crypto/canonical.js';
 import { publicKeyFileText } from '../../src/repository/key-files.js';
-import { ensureBuilt, keyOf, newSigner, ok, removeTemps, tempDir, TestServer, tufJsClient, tufkitClient, type ClientUnderTest } from './helpers.js';
+import { ensureBuilt, keyOf, newSigner, ok, removeTemps, tempDir, TestServer, tufJsClient, tufkit, tufkitClient, type ClientUnderTest } from './helpers.js';
 
 // The end-to-end signing ceremony, entirely through the CLI: 2-of-3 root and targets keys
 // held in separate folders (one encrypted), signing in turn (one holder on a copy of the folder,
@@ -60,7 +60,10 @@ afterAll(async () => {
 const run = (args: string[], env?: Record<string, string>): Promise<string> => ok(args, { cwd: work, env });
 
 async function statusJSON(): Promise<{ ready: boolean; roles: { name: string; version: number; signatures: { valid: string[]; missing: string[]; complete: boolean } }[] }> {
-  return JSON.parse(await run(['status', 'repo', '--json']));
+  const r = await tufkit(['status', 'repo', '--json'], { cwd: work });
+  const status = JSON.parse(r.stdout) as Awaited<ReturnType<typeof statusJSON>>;
+  expect(r.code, r.stderr).toBe(status.ready ? 0 : 1); // status exits 1 until the repository is ready to publish
+  return status;
 }
 
 describe('signing ceremony through the CLI', { timeout: 20_000 }, () => {
@@ -80,7 +83,9 @@ describe('signing ceremony through the CLI', { timeout: 20_000 }, () => {
     expect(rootStatus.signatures.valid).toHaveLength(1);
     expect(rootStatus.signatures.missing).toHaveLength(2);
     expect(st.ready).toBe(false);
-    const table = await run(['status', 'repo']);
+    const notReady = await tufkit(['status', 'repo'], { cwd: work });
+    expect(notReady.code).toBe(1);
+    const table = notReady.stdout;
     expect(table).toMatch(/root\s+1\s+.*1\/2/);
 
     // Root holder 2 signs on "another machine": a copy of the folder travels there and back.

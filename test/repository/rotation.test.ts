@@ -44,7 +44,9 @@ interface RootStatus {
 }
 
 async function rootStatus(): Promise<RootStatus> {
-  const st = JSON.parse(await run(['status', 'repo', '--json'])) as { roles: (RootStatus & { name: string })[] };
+  const r = await tufkit(['status', 'repo', '--json'], { cwd: work });
+  const st = JSON.parse(r.stdout) as { ready: boolean; roles: (RootStatus & { name: string })[] };
+  expect(r.code, r.stderr).toBe(st.ready ? 0 : 1); // status exits 1 until the repository is ready to publish
   return st.roles.find((r) => r.name === 'root')!;
 }
 
@@ -103,7 +105,9 @@ describe('root rotation through the CLI', { timeout: 20_000 }, () => {
     expect(s.signatures.valid).toEqual([signers.C.keyid]);
     expect(s.signatures.previous!.valid).toEqual([signers.A.keyid]);
     expect(s.signatures.complete).toBe(false);
-    const table = await run(['status', 'repo']);
+    const notReady = await tufkit(['status', 'repo'], { cwd: work });
+    expect(notReady.code).toBe(1);
+    const table = notReady.stdout;
     expect(table).toMatch(/^root +2 .* 1\/2 \+ v1 keys 1\/2 /m);
     expect(table).toContain(`root keys of version 1 (still to sign: ${signers.B.keyid.slice(0, 12)}…)`);
     const refused = await tufkit(['publish', 'repo', '--out', 'pub'], { cwd: work });
