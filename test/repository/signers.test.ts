@@ -30,6 +30,12 @@ afterAll(async () => {
 });
 
 const run = (args: string[], env?: Record<string, string>): Promise<string> => ok(args, { cwd: work, env });
+/** `tufkit status --json` output; the command exits 1 until the repository is ready to publish, 0 once it is. */
+async function status(args: string[]): Promise<string> {
+  const r = await tufkit(['status', ...args, '--json'], { cwd: work });
+  expect(r.code, r.stderr).toBe((JSON.parse(r.stdout) as { ready: boolean }).ready ? 0 : 1);
+  return r.stdout;
+}
 const opensslSigner = (privateKey: string): string => `${opensslSign} ${path.join(work, privateKey)}`;
 
 async function keygen(name: string, type: string): Promise<void> {
@@ -155,7 +161,7 @@ describe('a PKCS#11 token (SoftHSM2) in a 2-of-2 root ceremony', { timeout: 60_0
     await run(['targets', 'add', 'hsm-repo', 'firmware.bin']);
     const token = ['--key', 'hsm/token.pub', '--signer-command', pkcs11Sign];
     await run(['sign', 'hsm-repo', 'root', ...token], env);
-    const half = JSON.parse(await run(['status', 'hsm-repo', '--json'])) as { roles: { name: string; signatures: { valid: string[]; missing: string[] } }[] };
+    const half = JSON.parse(await status(['hsm-repo'])) as { roles: { name: string; signatures: { valid: string[]; missing: string[] } }[] };
     expect(half.roles.find((r) => r.name === 'root')!.signatures).toMatchObject({ valid: [hsmKey.keyid], missing: [expect.any(String)] });
     await run(['sign', 'hsm-repo', 'root', '--key', 'keys/root-file.pem']);
     await run(['sign', 'hsm-repo', 'targets', ...token], env);
@@ -176,7 +182,12 @@ describe('offline root key holders', { timeout: 60_000 }, () => {
     signatures: { valid: string[]; missing: string[]; complete: boolean; previous?: { valid: string[]; missing: string[] } };
   }
   const rootStatus = async (repo: string): Promise<RootStatus> =>
-    (JSON.parse(await run(['status', repo, '--json'])) as { roles: (RootStatus & { name: string })[] }).roles.find((r) => r.name === 'root')!;
+    (JSON.parse(await status([repo])) as { roles: (RootStatus & { name: string })[] }).roles.find((r) => r.name === 'root')!;
+  const notReadyTable = async (repo: string): Promise<string> => {
+    const r = await tufkit(['status', repo], { cwd: work });
+    expect(r.code).toBe(1);
+    return r.stdout;
+  };
   const keyid = async (name: string): Promise<string> => Key.fromPublicJSON(JSON.parse(await readFile(path.join(work, `keys/${name}.pem.pub`), 'utf8'))).keyid;
 
   it('two holders sign copies of root v2 away from the repository; merged in either order; the client follows the rotation', async () => {
@@ -208,7 +219,7 @@ describe('offline root key holders', { timeout: 60_000 }, () => {
       const half = await rootStatus(repo);
       expect(half.version).toBe(2);
       expect(half.signatures.complete).toBe(false);
-      expect(await run(['status', repo])).toContain(`still to sign: ${(order[0] === 'h1' ? h2 : h1).slice(0, 12)}…`);
+      expect(await notReadyTable(repo)).toContain(`still to sign: ${(order[0] === 'h1' ? h2 : h1).slice(0, 12)}…`);
       await run(['import-signatures', repo, 'root', `holder-${order[1]}/root.json`]);
       const full = await rootStatus(repo);
       expect(full.signatures.valid.sort()).toEqual([h1, h2].sort());
