@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FileSystemError, StorageError, TufError } from '../errors.js';
@@ -196,7 +196,8 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 export async function readFileCapped(path: string, maxLength: number, action = 'read'): Promise<Uint8Array | undefined> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking: opening a FIFO put where a cached file belongs would otherwise wait forever.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return undefined;
     throw new FileSystemError(action, path, e);
@@ -210,6 +211,7 @@ export async function readFileCapped(path: string, maxLength: number, action = '
 
 async function readOpenFile(handle: FileHandle, path: string, maxLength: number): Promise<Uint8Array> {
   const stats = await handle.stat();
+  if (!stats.isFile() && !stats.isDirectory()) throw new StorageError(`${path}: not a regular file`);
   // A folder's size means nothing: reading it below fails with the real EISDIR.
   if (stats.isFile() && stats.size > maxLength) throw new StorageError(`${path}: ${stats.size} bytes, more than the allowed ${maxLength}`);
   // Read one byte more than allowed so a file growing under us is caught too.

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +102,32 @@ describe('metadata files that are folders', () => {
     expect(Date.parse((await readFile(file, 'utf8')).trim())).toBeGreaterThan(0);
     await folderAt(file);
     expectFsError(await errorOf(() => e.updater().refresh()), file, 'record the newest trusted time', 'EISDIR');
+  });
+});
+
+describe('metadata files that are FIFOs', () => {
+  it('a FIFO at timestamp.json: offline a StorageError at once (no read that waits for a writer), online replaced by the verified fetch', async () => {
+    const e = await env();
+    await e.updater().refresh();
+    const file = path.join(e.metadataDir, 'timestamp.json');
+    await rm(file);
+    execFileSync('mkfifo', [file]);
+    const err = await errorOf(() => e.updater({ offline: true }).refresh());
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as Error).message).toBe(`${file}: not a regular file`);
+    await e.updater().refresh();
+    expect(await readFile(file)).toEqual(Buffer.from(e.repo.bytesOf('timestamp')));
+  });
+
+  it('a FIFO at root.json: StorageError naming it, online too', async () => {
+    const e = await env();
+    const root = path.join(e.metadataDir, 'root.json');
+    await rm(root);
+    execFileSync('mkfifo', [root]);
+    const err = await errorOf(() => e.updater().refresh());
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as Error).message).toBe(`${root}: not a regular file`);
+    expect(e.server.requests).toEqual([]);
   });
 });
 
