@@ -124,6 +124,20 @@ async function download(opts: ClientOptions): Promise<void> {
   }
 }
 
+/** Prints the trusted targets as they stream in: one line each, or one JSON object per line. */
+async function list(opts: ClientOptions, query: { prefix?: string; pattern?: string; json?: boolean }): Promise<void> {
+  const updater = makeUpdater(opts, new HttpFetcher(), false);
+  let count = 0;
+  for await (const { path, info, role } of updater.listTargets({ prefix: query.prefix, pattern: query.pattern })) {
+    count++;
+    const line = query.json
+      ? JSON.stringify({ path, length: info.length, hashes: info.hashes, custom: info.custom, role })
+      : `${path}\t${info.length}\t${role}${info.custom === undefined ? '' : `\t${JSON.stringify(info.custom)}`}`;
+    process.stdout.write(`${line}\n`);
+  }
+  say(`${count} trusted target${count === 1 ? '' : 's'}`);
+}
+
 export function registerClient(program: Command): void {
   const client = program
     .command('client')
@@ -155,6 +169,14 @@ export function registerClient(program: Command): void {
         reportTrusted(updater);
       }),
     );
+
+  client
+    .command('list')
+    .description('refresh, then print the trusted targets (path, length, role, custom), found through delegations as lookups find them')
+    .option('--prefix <prefix>', 'only target paths starting with this')
+    .option('--pattern <pattern>', 'only target paths matching this delegation-style pattern ("*" never crosses "/")')
+    .option('--json', 'one JSON object per line')
+    .action(action(async (query: { prefix?: string; pattern?: string; json?: boolean }) => list(client.opts<ClientOptions>(), query)));
 
   client
     .command('download')

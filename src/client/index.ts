@@ -3,3 +3,4 @@ export { DEFAULT_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
 export { HttpFetcher, fetchBytes, type Fetcher, type HttpFetcherOptions } from './fetcher.js';
 export { TrustedMetadataSet } from './trusted-metadata-set.js';
 export { safeFileName, encodeURLSegment } from './safe-names.js';
+export type { ListedTarget, TargetQuery } from './list-targets.js';

@@ -18,6 +18,7 @@ import {
 import { resolveConfig, type UpdaterConfig } from './config.js';
 import { fetchBytes, fetchStream, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
+import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
@@ -174,6 +175,23 @@ export class Updater {
     await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
     await writeFileAtomic(path, verified(), () => verifier.finish(), { action: `write target "${info.path}"` });
     return path;
+  }
+
+  /**
+   * The trusted targets under `query.prefix` and/or matching `query.pattern`, with their custom
+   * metadata, streamed role by role: each is exactly what getTargetInfo(path) returns, found
+   * through the delegations as lookups find it (see listTrustedTargets). Refreshes first if this
+   * Updater has not refreshed yet; a refresh while listing makes the listing fail.
+   */
+  async *listTargets(query: TargetQuery = {}): AsyncGenerator<ListedTarget> {
+    const trusted = await this.exclusive(async () => this.trusted ?? (await this.doRefresh()));
+    const load = (role: string, delegator: string): Metadata<Targets> | Promise<Metadata<Targets>> =>
+      trusted.getTargetsRole(role, delegator) ??
+      this.exclusive(async () => {
+        if (this.trusted !== trusted) throw new UsageError('the trusted metadata was refreshed while targets were being listed: list again');
+        return this.loadTargetsRole(trusted, role, delegator);
+      });
+    yield* listTrustedTargets(query, this.config.maxDelegations, load);
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
@@ -383,7 +401,7 @@ export class Updater {
  * and at most `maxDelegations` roles. Yields [role, delegator] for each role it reaches and expects
  * that role's trusted metadata back; returns the target's description, or undefined.
  */
-function* delegationWalk(
+export function* delegationWalk(
   targetPath: string,
   maxDelegations: number,
 ): Generator<[role: string, delegator: string], TargetFile | undefined, Metadata<Targets>> {
