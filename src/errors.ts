@@ -128,3 +128,18 @@ export class UnsafePathError extends TufError {}
 
 /** Wrong use of the library or CLI by its caller (bad option, unknown role, invalid argument). */
 export class UsageError extends TufError {}
+
+// ---- application updaters --------------------------------------------------------------------
+
+/**
+ * Two or more trusted targets carry the newest version a release query selects (equal by semver
+ * precedence, build metadata ignored): which one to install is not guessed. `paths` lists them.
+ */
+export class AmbiguousReleaseError extends TufError {
+  constructor(
+    message: string,
+    readonly paths: string[],
+  ) {
+    super(message);
+  }
+}

@@ -4,3 +4,4 @@ export { HttpFetcher, fetchBytes, type Fetcher, type HttpFetcherOptions } from '
 export { TrustedMetadataSet } from './trusted-metadata-set.js';
 export { safeFileName, encodeURLSegment } from './safe-names.js';
 export type { ListedTarget, TargetQuery } from './list-targets.js';
+export type { Release, ReleaseChoice, ReleaseQuery, UnparsableRelease } from './releases.js';

@@ -19,6 +19,7 @@ import { resolveConfig, type UpdaterConfig } from './config.js';
 import { fetchBytes, fetchStream, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
 import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
+import { chooseNewestRelease, type ReleaseChoice, type ReleaseQuery } from './releases.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
@@ -192,6 +193,14 @@ export class Updater {
         return this.loadTargetsRole(trusted, role, delegator);
       });
     yield* listTrustedTargets(query, this.config.maxDelegations, load);
+  }
+
+  /**
+   * The newest trusted release (see chooseNewestRelease): the highest semver version satisfying
+   * `query.range` among the targets listTargets(query) reports whose custom fields match.
+   */
+  findNewestRelease(query: ReleaseQuery = {}): Promise<ReleaseChoice> {
+    return chooseNewestRelease(this.listTargets(query), query);
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
