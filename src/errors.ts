@@ -143,3 +143,6 @@ export class AmbiguousReleaseError extends TufError {
     super(message);
   }
 }
+
+/** A download stopped by its caller's AbortSignal (nothing trusted or written changed). */
+export class DownloadCancelledError extends DownloadError {}

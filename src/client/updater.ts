@@ -16,7 +16,8 @@ import {
   writeFileAtomic,
 } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
-import { fetchBytes, fetchStream, HttpFetcher, type Fetcher } from './fetcher.js';
+import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, type DownloadOptions } from './download.js';
+import { fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
 import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
 import { chooseNewestRelease, type ReleaseChoice, type ReleaseQuery } from './releases.js';
@@ -154,28 +155,58 @@ export class Updater {
    * Downloads `info` to `filePath` (default: its safe name in targetDir) and returns that path.
    * The length from metadata caps the download, every hash is checked while it streams, and the
    * file appears at `filePath` only once verified (written to a temp file, fsynced, renamed).
+   * `options`: progress, cancellation, and resume of an interrupted download (see DownloadOptions).
    */
-  async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string): Promise<string> {
+  async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string, options: DownloadOptions = {}): Promise<string> {
+    const url = await this.targetURL(info, targetBaseUrl);
+    const path = filePath ?? this.defaultTargetPath(info);
+    await makeDir(dirname(path), `create the folder of target "${info.path}"`);
+    if (options.resume) {
+      await downloadResumable(this.fetcher, url, info, path, options);
+      return path;
+    }
+    const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
+    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
+    const commit = (): void => {
+      verifier.finish();
+      checkNotCancelled(options.signal, info);
+    };
+    await writeFileAtomic(path, targetStream(this.fetcher, url, info, verifier, options), commit, { action: `write target "${info.path}"` });
+    return path;
+  }
+
+  /**
+   * Downloads several targets (downloadTarget each, into its default path), at most `concurrency`
+   * (default 4) at a time; resolves to their paths in order. The first failure cancels the others.
+   */
+  downloadTargets(
+    infos: readonly TargetFile[],
+    options: Omit<DownloadOptions, 'onProgress'> & { concurrency?: number; onProgress?: (info: TargetFile, received: number, total: number) => void } = {},
+  ): Promise<string[]> {
+    const { concurrency = 4, onProgress, ...rest } = options;
+    return runLimited(infos, concurrency, options.signal, (info, signal) =>
+      this.downloadTarget(info, undefined, undefined, { ...rest, signal, onProgress: onProgress && ((r, t) => onProgress(info, r, t)) }),
+    );
+  }
+
+  /**
+   * The verified bytes of a small target, in memory, never more than its listed length (at most
+   * `maxLength`, default 16 MiB: larger targets go to a file with downloadTarget).
+   */
+  async fetchTargetBytes(info: TargetFile, options: Omit<DownloadOptions, 'resume'> & { targetBaseUrl?: string; maxLength?: number } = {}): Promise<Uint8Array> {
+    const maxLength = options.maxLength ?? 16 * 1024 * 1024;
+    if (info.length > maxLength) throw new UsageError(`target "${info.path}" is ${info.length} bytes, more than maxLength ${maxLength} for an in-memory download`);
+    return fetchVerifiedBytes(this.fetcher, await this.targetURL(info, options.targetBaseUrl), info, options);
+  }
+
+  private async targetURL(info: TargetFile, targetBaseUrl: string | undefined): Promise<string> {
     if (this.config.offline) throw new UsageError(`offline mode: cannot download target "${info.path}"; use findCachedTarget`);
     const base = targetBaseUrl ?? this.targetBaseUrl;
     if (!base) throw new UsageError(`no targetBaseUrl to download target "${info.path}" from`);
     checkBaseUrl('targetBaseUrl', base);
-    const path = filePath ?? this.defaultTargetPath(info);
     const root = this.trusted?.root ?? (await this.loadLocalRoot());
     const hashPrefix = root.signed.consistentSnapshot && this.config.prefixTargetsWithHash ? Object.values(info.hashes)[0] : undefined;
-    const url = joinURL(base, targetURLPath(info.path, hashPrefix));
-    const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
-    const body = fetchStream(this.fetcher, url, info.length);
-    async function* verified(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of body) {
-        verifier.update(chunk);
-        yield chunk;
-      }
-    }
-    await makeDir(dirname(path), `create the folder of target "${info.path}"`);
-    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
-    await writeFileAtomic(path, verified(), () => verifier.finish(), { action: `write target "${info.path}"` });
-    return path;
+    return joinURL(base, targetURLPath(info.path, hashPrefix));
   }
 
   /**
