@@ -146,3 +146,16 @@ export class AmbiguousReleaseError extends TufError {
 
 /** A download stopped by its caller's AbortSignal (nothing trusted or written changed). */
 export class DownloadCancelledError extends DownloadError {}
+
+/**
+ * No refresh from the repository has succeeded for longer than the configured maxStalenessMs:
+ * the cached metadata may not have expired, but the client can no longer tell it is current.
+ */
+export class StaleMetadataError extends TufError {
+  constructor(
+    message: string,
+    readonly lastRefresh: Date | undefined,
+  ) {
+    super(message);
+  }
+}

@@ -7,3 +7,4 @@ export type { ListedTarget, TargetQuery } from './list-targets.js';
 export type { Release, ReleaseChoice, ReleaseQuery, UnparsableRelease } from './releases.js';
 export type { DownloadOptions } from './download.js';
 export type { FetchOptions } from './fetcher.js';
+export type { UpdaterStatus } from './status.js';

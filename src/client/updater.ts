@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
+import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StaleMetadataError, StorageError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
@@ -23,6 +23,7 @@ import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-
 import { chooseNewestRelease, type ReleaseChoice, type ReleaseQuery } from './releases.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
+import { cacheStatus, checkNotStale, type UpdaterStatus } from './status.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
 import { checkClock, recordTrustedTime } from './trusted-time.js';
 
@@ -101,11 +102,25 @@ export class Updater {
     return this.trusted;
   }
 
-  /** Updates root, timestamp, snapshot and top-level targets (spec 5.1-5.6.6). */
+  /**
+   * Updates root, timestamp, snapshot and top-level targets (spec 5.1-5.6.6). With
+   * config.maxStalenessMs, fails with StaleMetadataError once no refresh from the repository has
+   * succeeded for that long: an offline refresh then, and an online one that fails (its error is
+   * the cause).
+   */
   refresh(): Promise<void> {
     return this.exclusive(async () => {
-      await this.doRefresh();
+      await this.refreshChecked();
     });
+  }
+
+  /**
+   * What the metadata dir trusts, from the cache alone (no network): when the last refresh
+   * succeeded, the version and expiry of every top-level role, the earliest expiry, and whether
+   * the metadata is expired or stale (see cacheStatus).
+   */
+  status(): Promise<UpdaterStatus> {
+    return this.exclusive(() => cacheStatus(this.store, this.config, this.config.referenceTime ?? new Date(), () => missingRoot(this.store.path('root'))));
   }
 
   /**
@@ -127,7 +142,7 @@ export class Updater {
       if (found !== NOT_LOADED) return Promise.resolve(found);
     }
     return this.exclusive(async () => {
-      const trusted = this.trusted ?? (await this.doRefresh());
+      const trusted = this.trusted ?? (await this.refreshChecked());
       return this.findTarget(trusted, targetPath);
     });
   }
@@ -216,7 +231,7 @@ export class Updater {
    * Updater has not refreshed yet; a refresh while listing makes the listing fail.
    */
   async *listTargets(query: TargetQuery = {}): AsyncGenerator<ListedTarget> {
-    const trusted = await this.exclusive(async () => this.trusted ?? (await this.doRefresh()));
+    const trusted = await this.exclusive(async () => this.trusted ?? (await this.refreshChecked()));
     const load = (role: string, delegator: string): Metadata<Targets> | Promise<Metadata<Targets>> =>
       trusted.getTargetsRole(role, delegator) ??
       this.exclusive(async () => {
@@ -235,6 +250,21 @@ export class Updater {
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
+
+  /** doRefresh under config.maxStalenessMs (see refresh). */
+  private async refreshChecked(): Promise<TrustedMetadataSet> {
+    const now = (): Date => this.config.referenceTime ?? new Date();
+    if (this.config.offline) await checkNotStale(this.store.dir, this.config, now());
+    try {
+      return await this.doRefresh();
+    } catch (e) {
+      await checkNotStale(this.store.dir, this.config, now()).catch((stale: unknown) => {
+        if (stale instanceof StaleMetadataError) stale.cause = e;
+        throw stale;
+      });
+      throw e;
+    }
+  }
 
   private async doRefresh(): Promise<TrustedMetadataSet> {
     const { referenceTime, offline } = this.config;
