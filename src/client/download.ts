@@ -82,7 +82,8 @@ export async function downloadResumable(fetcher: Fetcher, url: string, info: Tar
   const what = `target "${info.path}" (${url})`;
   for (let attempt = 0; ; attempt++) {
     let offset = (await regularFileSize(partial, `read the partial download of target "${info.path}"`)) ?? 0;
-    if (offset > info.length) {
+    // A partial as long as the file (a crash before the rename) would get a 416 for its range: start over.
+    if (offset >= info.length) {
       await removeFile(partial, `remove the partial download of target "${info.path}"`);
       offset = 0;
     }

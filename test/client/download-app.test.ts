@@ -184,3 +184,18 @@ describe('several targets', () => {
     await expect(u.downloadTargets(small, { concurrency: 0 })).rejects.toBeInstanceOf(UsageError);
   });
 });
+
+describe('resumed downloads, edge', () => {
+  it('starts over when the partial file is already as long as the target (a crash before the rename)', async () => {
+    const { env, u, small } = await served();
+    env.server.acceptRanges = true;
+    env.server.override(url(env, small[0]!), { cutAfter: 1000, times: 1 });
+    await expect(u.downloadTarget(small[0]!, undefined, undefined, { resume: true })).rejects.toBeInstanceOf(DownloadError);
+    const [partial] = await listTree(env.targetDir);
+    await writeFile(path.join(env.targetDir, partial!), SMALL[0]!);
+    env.server.resetRequests();
+    const file = await u.downloadTarget(small[0]!, undefined, undefined, { resume: true });
+    expect(env.server.requests.map((r) => r.range)).toEqual([undefined]);
+    expect(sha256(await readFile(file))).toBe(sha256(SMALL[0]!));
+  });
+});
