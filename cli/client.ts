@@ -124,6 +124,50 @@ async function download(opts: ClientOptions): Promise<void> {
   }
 }
 
+/** Prints the trusted targets as they stream in: one line each, or one JSON object per line. */
+async function list(opts: ClientOptions, query: { prefix?: string; pattern?: string; json?: boolean }): Promise<void> {
+  const updater = makeUpdater(opts, new HttpFetcher(), false);
+  let count = 0;
+  for await (const { path, info, role } of updater.listTargets({ prefix: query.prefix, pattern: query.pattern })) {
+    count++;
+    const line = query.json
+      ? JSON.stringify({ path, length: info.length, hashes: info.hashes, custom: info.custom, role })
+      : `${path}\t${info.length}\t${role}${info.custom === undefined ? '' : `\t${JSON.stringify(info.custom)}`}`;
+    process.stdout.write(`${line}\n`);
+  }
+  say(`${count} trusted target${count === 1 ? '' : 's'}`);
+}
+
+/**
+ * Prints what the metadata dir trusts, from the cache alone. Exit code for monitoring: 0 fresh,
+ * 2 expired or stale (--max-staleness), 1 when the cache cannot be read or does not verify.
+ */
+async function status(opts: ClientOptions, flags: { json?: boolean; maxStaleness?: string }): Promise<void> {
+  let maxStalenessMs: number | undefined;
+  if (flags.maxStaleness !== undefined) {
+    maxStalenessMs = Number(flags.maxStaleness) * 1000;
+    if (!/^\d+(\.\d+)?$/.test(flags.maxStaleness)) throw new UsageError(`--max-staleness must be a number of seconds, got "${flags.maxStaleness}"`);
+  }
+  // Offline: no request is made (the URL is required by Updater, never used), no lock is taken.
+  const updater = new Updater({
+    metadataDir: need(opts, 'metadataDir', '--metadata-dir'),
+    metadataBaseUrl: opts.metadataUrl ?? 'http://127.0.0.1/',
+    config: { offline: true, maxStalenessMs },
+  });
+  const st = await updater.status();
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(st)}\n`);
+  } else {
+    const ago = st.lastRefresh ? ` (${Math.round((st.checkedAt.getTime() - st.lastRefresh.getTime()) / 1000)} s ago)` : '';
+    const lines = [`last refresh: ${st.lastRefresh ? `${st.lastRefresh.toISOString()}${ago}` : 'never'}`];
+    for (const [role, r] of Object.entries(st.roles)) lines.push(`${role}: ${r ? `v${r.version}, expires ${r.expires.toISOString()}` : 'not cached'}`);
+    lines.push(`earliest expiry: ${st.earliestExpiry.role} at ${st.earliestExpiry.expires.toISOString()}`);
+    lines.push(`state: ${st.expired ? 'expired' : st.stale ? 'stale' : 'ok'}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  if (st.expired || st.stale) process.exitCode = 2;
+}
+
 export function registerClient(program: Command): void {
   const client = program
     .command('client')
@@ -155,6 +199,21 @@ export function registerClient(program: Command): void {
         reportTrusted(updater);
       }),
     );
+
+  client
+    .command('list')
+    .description('refresh, then print the trusted targets (path, length, role, custom), found through delegations as lookups find them')
+    .option('--prefix <prefix>', 'only target paths starting with this')
+    .option('--pattern <pattern>', 'only target paths matching this delegation-style pattern ("*" never crosses "/")')
+    .option('--json', 'one JSON object per line')
+    .action(action(async (query: { prefix?: string; pattern?: string; json?: boolean }) => list(client.opts<ClientOptions>(), query)));
+
+  client
+    .command('status')
+    .description('what the metadata dir trusts, from the cache alone; exit 0 fresh, 2 expired or stale, 1 error')
+    .option('--json', 'one JSON object')
+    .option('--max-staleness <seconds>', 'stale when the last successful refresh is older than this')
+    .action(action(async (flags: { json?: boolean; maxStaleness?: string }) => status(client.opts<ClientOptions>(), flags)));
 
   client
     .command('download')

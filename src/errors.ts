@@ -143,3 +143,34 @@ export class UnsafePathError extends TufError {}
 
 /** Wrong use of the library or CLI by its caller (bad option, unknown role, invalid argument). */
 export class UsageError extends TufError {}
+
+// ---- application updaters --------------------------------------------------------------------
+
+/**
+ * Two or more trusted targets carry the newest version a release query selects (equal by semver
+ * precedence, build metadata ignored): which one to install is not guessed. `paths` lists them.
+ */
+export class AmbiguousReleaseError extends TufError {
+  constructor(
+    message: string,
+    readonly paths: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** A download stopped by its caller's AbortSignal (nothing trusted or written changed). */
+export class DownloadCancelledError extends DownloadError {}
+
+/**
+ * No refresh from the repository has succeeded for longer than the configured maxStalenessMs:
+ * the cached metadata may not have expired, but the client can no longer tell it is current.
+ */
+export class StaleMetadataError extends TufError {
+  constructor(
+    message: string,
+    readonly lastRefresh: Date | undefined,
+  ) {
+    super(message);
+  }
+}

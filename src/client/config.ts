@@ -39,6 +39,11 @@ export interface UpdaterConfig {
   referenceTime?: Date;
   /** No network at all: refresh and look targets up from the cache alone, still fully verified. */
   offline?: boolean;
+  /**
+   * Longest time since the last successful refresh from the repository before an offline refresh
+   * fails with StaleMetadataError, even while the cached metadata has not expired (see Updater.status).
+   */
+  maxStalenessMs?: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<UpdaterConfig> = Object.freeze({
@@ -86,6 +91,9 @@ export function resolveConfig(partial: Partial<UpdaterConfig> = {}): Readonly<Up
     if (!Number.isFinite(config[name]) || config[name] < 0) {
       throw new UsageError(`config.${name} must be a non-negative number, got ${String(config[name])}`);
     }
+  }
+  if (config.maxStalenessMs !== undefined && !(Number.isFinite(config.maxStalenessMs) && config.maxStalenessMs >= 0)) {
+    throw new UsageError(`config.maxStalenessMs must be a non-negative number, got ${String(config.maxStalenessMs)}`);
   }
   if (config.referenceTime !== undefined && !(config.referenceTime instanceof Date && !Number.isNaN(config.referenceTime.getTime()))) {
     throw new UsageError('config.referenceTime must be a valid Date');

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { DownloadError, DownloadHTTPError, DownloadLengthMismatchError, SlowRetrievalError, TufError } from '../errors.js';
+import { DownloadCancelledError, DownloadError, DownloadHTTPError, DownloadLengthMismatchError, SlowRetrievalError, TufError } from '../errors.js';
 import { DEFAULT_CONFIG } from './config.js';
 import { loadGetRequest } from './undici-request.js';
 
@@ -11,7 +11,18 @@ import { loadGetRequest } from './undici-request.js';
  * The updater enforces `maxLength` again on its side, so a custom fetcher cannot lift the cap.
  */
 export interface Fetcher {
-  fetch(url: string, maxLength: number): AsyncIterable<Uint8Array>;
+  fetch(url: string, maxLength: number, options?: FetchOptions): AsyncIterable<Uint8Array>;
+  /**
+   * Optional (resumed downloads): the body of `url` from byte `offset` on, of a file of at most
+   * `maxLength` bytes. `start` says where the body really starts: `offset`, or 0 when the server
+   * sent the whole file instead. Without it, an interrupted download starts over.
+   */
+  fetchFrom?(url: string, offset: number, maxLength: number, options?: FetchOptions): Promise<{ start: number; body: AsyncIterable<Uint8Array> }>;
+}
+
+export interface FetchOptions {
+  /** Aborting it stops the request at once with DownloadCancelledError. */
+  signal?: AbortSignal;
 }
 
 /** Reads a whole (small) body into memory, never holding more than `maxLength` bytes. */
@@ -26,10 +37,39 @@ export async function fetchBytes(fetcher: Fetcher, url: string, maxLength: numbe
  * Whatever a (custom) fetcher does wrong is a DownloadError naming the url: throwing anything but
  * a DownloadError (kept as `cause`), or yielding chunks that are not bytes.
  */
-export async function* fetchStream(fetcher: Fetcher, url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+export async function* fetchStream(fetcher: Fetcher, url: string, maxLength: number, options?: FetchOptions): AsyncGenerator<Uint8Array> {
+  yield* checkedBody(() => fetcher.fetch(url, maxLength, options), url, maxLength, options?.signal);
+}
+
+/**
+ * Like fetchStream, from byte `offset` on when the fetcher can (fetchFrom); `start` is where the
+ * body starts (0: the whole file), `body` is capped at `maxLength - start` bytes.
+ */
+export async function fetchStreamFrom(
+  fetcher: Fetcher,
+  url: string,
+  offset: number,
+  maxLength: number,
+  options?: FetchOptions,
+): Promise<{ start: number; body: AsyncGenerator<Uint8Array> }> {
+  if (offset === 0 || !fetcher.fetchFrom) return { start: 0, body: fetchStream(fetcher, url, maxLength, options) };
+  let opened: { start: number; body: AsyncIterable<Uint8Array> };
+  try {
+    opened = await fetcher.fetchFrom(url, offset, maxLength, options);
+  } catch (e) {
+    throw asDownloadError(e, url, options?.signal);
+  }
+  const { start, body } = opened;
+  if (start !== 0 && start !== offset) throw new DownloadError(`${url}: asked for the bytes from ${offset} on, the fetcher returned them from ${start} on`, url);
+  return { start, body: checkedBody(() => body, url, maxLength - start, options?.signal) };
+}
+
+/** `body()`'s chunks, checked; whatever it throws (synchronously too) becomes a DownloadError. */
+async function* checkedBody(body: () => AsyncIterable<unknown>, url: string, maxLength: number, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
   let received = 0;
   try {
-    for await (const chunk of fetcher.fetch(url, maxLength) as AsyncIterable<unknown>) {
+    for await (const chunk of body()) {
+      if (signal?.aborted) throw cancelled(url);
       if (!(chunk instanceof Uint8Array)) {
         throw new DownloadError(`${url}: the fetcher yielded ${describeValue(chunk)}, not bytes (a Uint8Array)`, url);
       }
@@ -37,10 +77,20 @@ export async function* fetchStream(fetcher: Fetcher, url: string, maxLength: num
       if (received > maxLength) throw tooLong(url, maxLength);
       yield chunk;
     }
+    if (signal?.aborted) throw cancelled(url);
   } catch (e) {
-    if (e instanceof DownloadError) throw e;
-    throw new DownloadError(`${url}: the fetcher failed: ${e instanceof Error ? e.message : String(e)}`, url, { cause: e });
+    throw asDownloadError(e, url, signal);
   }
+}
+
+function asDownloadError(e: unknown, url: string, signal: AbortSignal | undefined): DownloadError {
+  if (signal?.aborted && !(e instanceof DownloadCancelledError)) return cancelled(url, e);
+  if (e instanceof DownloadError) return e;
+  return new DownloadError(`${url}: the fetcher failed: ${e instanceof Error ? e.message : String(e)}`, url, { cause: e });
+}
+
+function cancelled(url: string, cause?: unknown): DownloadCancelledError {
+  return new DownloadCancelledError(`${url}: download cancelled`, url, { cause });
 }
 
 function describeValue(v: unknown): string {
@@ -69,6 +119,13 @@ export interface HttpFetcherOptions {
   /** Most redirects followed for one request. */
   maxRedirects?: number;
   userAgent?: string;
+}
+
+interface Opened {
+  body: Dispatcher.ResponseData['body'];
+  finalUrl: string;
+  /** Where the body starts in the file (0, or the offset of a range request the server honoured). */
+  start: number;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -144,38 +201,59 @@ export class HttpFetcher implements Fetcher {
     this.userAgent = options.userAgent ?? DEFAULT_CONFIG.userAgent;
   }
 
-  async *fetch(url: string, maxLength: number): AsyncGenerator<Uint8Array> {
-    const { body, finalUrl } = await this.openWithRetries(url, maxLength);
-    yield* this.readBody(body, finalUrl, maxLength);
+  async *fetch(url: string, maxLength: number, options: FetchOptions = {}): AsyncGenerator<Uint8Array> {
+    const { body, finalUrl } = await this.openWithRetries(url, 0, maxLength, options.signal);
+    yield* this.readBody(body, finalUrl, maxLength, options.signal);
+  }
+
+  /**
+   * A range request for the bytes from `offset` on: a 206 whose Content-Range starts at `offset`
+   * continues there; a 200 (a server ignoring ranges) is the whole file, from 0.
+   */
+  async fetchFrom(url: string, offset: number, maxLength: number, options: FetchOptions = {}): Promise<{ start: number; body: AsyncGenerator<Uint8Array> }> {
+    const { body, finalUrl, start } = await this.openWithRetries(url, offset, maxLength, options.signal);
+    return { start, body: this.readBody(body, finalUrl, maxLength - start, options.signal) };
   }
 
   /** Retries only happen before the first body byte is handed out: after that, the caller has data. */
-  private async openWithRetries(url: string, maxLength: number): Promise<{ body: Dispatcher.ResponseData['body']; finalUrl: string }> {
+  private async openWithRetries(url: string, offset: number, maxLength: number, signal: AbortSignal | undefined): Promise<Opened> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.open(url, maxLength);
+        return await this.open(url, offset, maxLength, signal);
       } catch (e) {
-        const err = toDownloadError(e, url);
+        const err = signal?.aborted ? cancelled(url, e) : toDownloadError(e, url);
         if (attempt >= this.retries || !isTransient(err)) throw err;
         await sleep(this.retryBackoffMs * 2 ** attempt);
       }
     }
   }
 
-  private async open(url: string, maxLength: number): Promise<{ body: Dispatcher.ResponseData['body']; finalUrl: string }> {
+  private async open(url: string, offset: number, maxLength: number, signal: AbortSignal | undefined): Promise<Opened> {
     let current = parseHttpUrl(url);
     const scheme = current.protocol;
     for (let hop = 0; ; hop++) {
-      const res = await this.requestHeaders(current);
+      const res = await this.requestHeaders(current, offset, signal);
       const status = res.statusCode;
       const where = current.href;
+      if (status === 206 && offset > 0) {
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
+        if (!range || Number(range[1]) !== offset) {
+          discard(res.body);
+          throw new DownloadHTTPError(`${where}: asked for the bytes from ${offset} on, got Content-Range "${String(res.headers['content-range'])}"`, status, where);
+        }
+        if (Number(range[2]) + 1 > maxLength) {
+          discard(res.body);
+          throw new DownloadLengthMismatchError(`${where}: Content-Range "${String(res.headers['content-range'])}" goes past the allowed ${maxLength} bytes`, where);
+        }
+        return { body: res.body, finalUrl: where, start: offset };
+      }
       if (status === 200) {
         const announced = Number(res.headers['content-length']);
         if (Number.isFinite(announced) && announced > maxLength) {
           discard(res.body);
           throw new DownloadLengthMismatchError(`${where}: announces ${announced} bytes, more than the allowed ${maxLength}`, where);
         }
-        return { body: res.body, finalUrl: where };
+        return { body: res.body, finalUrl: where, start: 0 };
       }
       discard(res.body);
       const location = res.headers.location;
@@ -193,24 +271,31 @@ export class HttpFetcher implements Fetcher {
   }
 
   /** Sends the request; connecting plus receiving the headers must fit in requestTimeoutMs. */
-  private async requestHeaders(url: URL): Promise<Dispatcher.ResponseData> {
+  private async requestHeaders(url: URL, offset: number, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener('abort', onAbort);
     try {
+      if (signal?.aborted) throw cancelled(url.href);
       const get = await loadGetRequest();
+      const headers: Record<string, string> = { 'user-agent': this.userAgent, 'accept-encoding': 'identity' };
+      if (offset > 0) headers.range = `bytes=${offset}-`;
       return await get(url, this.dispatcher, {
-        headers: { 'user-agent': this.userAgent, 'accept-encoding': 'identity' },
+        headers,
         headersTimeout: this.requestTimeoutMs,
         bodyTimeout: this.idleTimeoutMs,
         signal: controller.signal,
       });
     } catch (e) {
+      if (signal?.aborted) throw cancelled(url.href, e);
       if (controller.signal.aborted) {
         throw new SlowRetrievalError(`${url.href}: no response within ${this.requestTimeoutMs} ms`, url.href, { cause: e });
       }
       throw toDownloadError(e, url.href);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -218,12 +303,15 @@ export class HttpFetcher implements Fetcher {
    * Streams the body under the byte cap and the slow-retrieval guard. Only time spent waiting for
    * the server counts: time the consumer spends with a chunk does not.
    */
-  private async *readBody(body: Dispatcher.ResponseData['body'], url: string, maxLength: number): AsyncGenerator<Uint8Array> {
+  private async *readBody(body: Dispatcher.ResponseData['body'], url: string, maxLength: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let received = 0;
     let waitedMs = 0;
     let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => void body.destroy(cancelled(url));
+    signal?.addEventListener('abort', onAbort);
     try {
+      if (signal?.aborted) throw cancelled(url);
       for (;;) {
         timer = setTimeout(() => {
           body.destroy(new SlowRetrievalError(`${url}: no data for ${this.idleTimeoutMs} ms after ${received} bytes`, url));
@@ -251,6 +339,7 @@ export class HttpFetcher implements Fetcher {
       throw toDownloadError(e, url);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       discard(body);
     }
   }

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StorageError, UsageError } from '../errors.js';
+import { DownloadHTTPError, EqualVersionError, LengthOrHashMismatchError, RoleNotFoundError, StaleMetadataError, StorageError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
 import type { Root } from '../models/root.js';
@@ -16,10 +16,14 @@ import {
   writeFileAtomic,
 } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
-import { fetchBytes, fetchStream, HttpFetcher, type Fetcher } from './fetcher.js';
+import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, type DownloadOptions } from './download.js';
+import { fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
+import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
+import { chooseNewestRelease, type ReleaseChoice, type ReleaseQuery } from './releases.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
+import { cacheStatus, checkNotStale, type UpdaterStatus } from './status.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
 import { checkClock, recordTrustedTime } from './trusted-time.js';
 
@@ -98,11 +102,25 @@ export class Updater {
     return this.trusted;
   }
 
-  /** Updates root, timestamp, snapshot and top-level targets (spec 5.1-5.6.6). */
+  /**
+   * Updates root, timestamp, snapshot and top-level targets (spec 5.1-5.6.6). With
+   * config.maxStalenessMs, fails with StaleMetadataError once no refresh from the repository has
+   * succeeded for that long: an offline refresh then, and an online one that fails (its error is
+   * the cause).
+   */
   refresh(): Promise<void> {
     return this.exclusive(async () => {
-      await this.doRefresh();
+      await this.refreshChecked();
     });
+  }
+
+  /**
+   * What the metadata dir trusts, from the cache alone (no network): when the last refresh
+   * succeeded, the version and expiry of every top-level role, the earliest expiry, and whether
+   * the metadata is expired or stale (see cacheStatus).
+   */
+  status(): Promise<UpdaterStatus> {
+    return this.exclusive(() => cacheStatus(this.store, this.config, this.config.referenceTime ?? new Date(), () => missingRoot(this.store.path('root'))));
   }
 
   /**
@@ -124,7 +142,7 @@ export class Updater {
       if (found !== NOT_LOADED) return Promise.resolve(found);
     }
     return this.exclusive(async () => {
-      const trusted = this.trusted ?? (await this.doRefresh());
+      const trusted = this.trusted ?? (await this.refreshChecked());
       return this.findTarget(trusted, targetPath);
     });
   }
@@ -152,31 +170,101 @@ export class Updater {
    * Downloads `info` to `filePath` (default: its safe name in targetDir) and returns that path.
    * The length from metadata caps the download, every hash is checked while it streams, and the
    * file appears at `filePath` only once verified (written to a temp file, fsynced, renamed).
+   * `options`: progress, cancellation, and resume of an interrupted download (see DownloadOptions).
    */
-  async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string): Promise<string> {
+  async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string, options: DownloadOptions = {}): Promise<string> {
+    const url = await this.targetURL(info, targetBaseUrl);
+    const path = filePath ?? this.defaultTargetPath(info);
+    await makeDir(dirname(path), `create the folder of target "${info.path}"`);
+    if (options.resume) {
+      await downloadResumable(this.fetcher, url, info, path, options);
+      return path;
+    }
+    const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
+    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
+    const commit = (): void => {
+      verifier.finish();
+      checkNotCancelled(options.signal, info);
+    };
+    await writeFileAtomic(path, targetStream(this.fetcher, url, info, verifier, options), commit, { action: `write target "${info.path}"` });
+    return path;
+  }
+
+  /**
+   * Downloads several targets (downloadTarget each, into its default path), at most `concurrency`
+   * (default 4) at a time; resolves to their paths in order. The first failure cancels the others.
+   */
+  downloadTargets(
+    infos: readonly TargetFile[],
+    options: Omit<DownloadOptions, 'onProgress'> & { concurrency?: number; onProgress?: (info: TargetFile, received: number, total: number) => void } = {},
+  ): Promise<string[]> {
+    const { concurrency = 4, onProgress, ...rest } = options;
+    return runLimited(infos, concurrency, options.signal, (info, signal) =>
+      this.downloadTarget(info, undefined, undefined, { ...rest, signal, onProgress: onProgress && ((r, t) => onProgress(info, r, t)) }),
+    );
+  }
+
+  /**
+   * The verified bytes of a small target, in memory, never more than its listed length (at most
+   * `maxLength`, default 16 MiB: larger targets go to a file with downloadTarget).
+   */
+  async fetchTargetBytes(info: TargetFile, options: Omit<DownloadOptions, 'resume'> & { targetBaseUrl?: string; maxLength?: number } = {}): Promise<Uint8Array> {
+    const maxLength = options.maxLength ?? 16 * 1024 * 1024;
+    if (info.length > maxLength) throw new UsageError(`target "${info.path}" is ${info.length} bytes, more than maxLength ${maxLength} for an in-memory download`);
+    return fetchVerifiedBytes(this.fetcher, await this.targetURL(info, options.targetBaseUrl), info, options);
+  }
+
+  private async targetURL(info: TargetFile, targetBaseUrl: string | undefined): Promise<string> {
     if (this.config.offline) throw new UsageError(`offline mode: cannot download target "${info.path}"; use findCachedTarget`);
     const base = targetBaseUrl ?? this.targetBaseUrl;
     if (!base) throw new UsageError(`no targetBaseUrl to download target "${info.path}" from`);
     checkBaseUrl('targetBaseUrl', base);
-    const path = filePath ?? this.defaultTargetPath(info);
     const root = this.trusted?.root ?? (await this.loadLocalRoot());
     const hashPrefix = root.signed.consistentSnapshot && this.config.prefixTargetsWithHash ? Object.values(info.hashes)[0] : undefined;
-    const url = joinURL(base, targetURLPath(info.path, hashPrefix));
-    const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
-    const body = fetchStream(this.fetcher, url, info.length);
-    async function* verified(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of body) {
-        verifier.update(chunk);
-        yield chunk;
-      }
-    }
-    await makeDir(dirname(path), `create the folder of target "${info.path}"`);
-    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
-    await writeFileAtomic(path, verified(), () => verifier.finish(), { action: `write target "${info.path}"` });
-    return path;
+    return joinURL(base, targetURLPath(info.path, hashPrefix));
+  }
+
+  /**
+   * The trusted targets under `query.prefix` and/or matching `query.pattern`, with their custom
+   * metadata, streamed role by role: each is exactly what getTargetInfo(path) returns, found
+   * through the delegations as lookups find it (see listTrustedTargets). Refreshes first if this
+   * Updater has not refreshed yet; a refresh while listing makes the listing fail.
+   */
+  async *listTargets(query: TargetQuery = {}): AsyncGenerator<ListedTarget> {
+    const trusted = await this.exclusive(async () => this.trusted ?? (await this.refreshChecked()));
+    const load = (role: string, delegator: string): Metadata<Targets> | Promise<Metadata<Targets>> =>
+      trusted.getTargetsRole(role, delegator) ??
+      this.exclusive(async () => {
+        if (this.trusted !== trusted) throw new UsageError('the trusted metadata was refreshed while targets were being listed: list again');
+        return this.loadTargetsRole(trusted, role, delegator);
+      });
+    yield* listTrustedTargets(query, this.config.maxDelegations, load);
+  }
+
+  /**
+   * The newest trusted release (see chooseNewestRelease): the highest semver version satisfying
+   * `query.range` among the targets listTargets(query) reports whose custom fields match.
+   */
+  findNewestRelease(query: ReleaseQuery = {}): Promise<ReleaseChoice> {
+    return chooseNewestRelease(this.listTargets(query), query);
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
+
+  /** doRefresh under config.maxStalenessMs (see refresh). */
+  private async refreshChecked(): Promise<TrustedMetadataSet> {
+    const now = (): Date => this.config.referenceTime ?? new Date();
+    if (this.config.offline) await checkNotStale(this.store.dir, this.config, now());
+    try {
+      return await this.doRefresh();
+    } catch (e) {
+      await checkNotStale(this.store.dir, this.config, now()).catch((stale: unknown) => {
+        if (stale instanceof StaleMetadataError) stale.cause = e;
+        throw stale;
+      });
+      throw e;
+    }
+  }
 
   private async doRefresh(): Promise<TrustedMetadataSet> {
     const { referenceTime, offline } = this.config;
@@ -383,7 +471,7 @@ export class Updater {
  * and at most `maxDelegations` roles. Yields [role, delegator] for each role it reaches and expects
  * that role's trusted metadata back; returns the target's description, or undefined.
  */
-function* delegationWalk(
+export function* delegationWalk(
   targetPath: string,
   maxDelegations: number,
 ): Generator<[role: string, delegator: string], TargetFile | undefined, Metadata<Targets>> {

@@ -47,6 +47,16 @@ export class Targets extends Signed {
     return fileOf(unbuilt, path);
   }
 
+  /** The listed paths in file order, without building the `targets` map (listings of large roles). */
+  *paths(): Generator<string> {
+    const unbuilt = this.#unbuilt;
+    if (!unbuilt) {
+      yield* [...this.#targets.keys()];
+      return;
+    }
+    for (const path in unbuilt.entries) if (Object.hasOwn(unbuilt.entries, path)) yield path;
+  }
+
   /**
    * Reads and checks a targets role. The usual target entries ({"length", "hashes"}) are checked
    * here but kept as read, so `value` must not be changed afterwards.

@@ -22,6 +22,8 @@ export interface Override {
   trickle?: { bytes: number; intervalMs: number };
   /** Wait this long before answering. */
   delayMs?: number;
+  /** Send the headers of the whole body, then only its first `cutAfter` bytes, then drop the connection. */
+  cutAfter?: number;
   /** Apply only to the next `times` requests of this path, then serve normally. */
   times?: number;
 }
@@ -34,6 +36,8 @@ export interface RecordedRequest {
   /** Bytes of body the server wrote for it. */
   bytesSent: number;
   status: number;
+  /** The Range header of the request, if any. */
+  range?: string;
 }
 
 /** A safety net for clients that ignore every length cap: an endless response stops here. */
@@ -68,6 +72,8 @@ export class TestServer {
   readonly requests: RecordedRequest[] = [];
   /** Delay before every answer (to stretch a refresh, e.g. for kill tests). */
   delayAllMs = 0;
+  /** Answer "Range: bytes=N-" requests with 206 and the bytes from N on (off: every answer is 200). */
+  acceptRanges = false;
   /** Called as each request arrives (e.g. to kill the client at its k-th request). */
   onRequest: ((r: RecordedRequest) => void) | undefined;
   private readonly overrides = new Map<string, Override>();
@@ -141,7 +147,7 @@ export class TestServer {
     } catch {
       logical = rawPath;
     }
-    const record: RecordedRequest = { raw, logical, bytesSent: 0, status: 200 };
+    const record: RecordedRequest = { raw, logical, bytesSent: 0, status: 200, range: req.headers.range };
     this.requests.push(record);
     this.onRequest?.(record);
     this.open.add(res);
@@ -174,6 +180,25 @@ export class TestServer {
       return;
     }
     if (o?.trickle) return this.sendTrickle(res, record, body, o.trickle);
+    if (o?.cutAfter !== undefined) {
+      record.bytesSent = Math.min(o.cutAfter, body.length);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      res.write(Buffer.from(body.subarray(0, o.cutAfter)), () => setTimeout(() => res.destroy(), 20));
+      return;
+    }
+    const range = this.acceptRanges ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
+    if (range && Number(range[1]) < body.length) {
+      const start = Number(range[1]);
+      record.status = 206;
+      record.bytesSent = body.length - start;
+      res.writeHead(206, {
+        'content-type': 'application/octet-stream',
+        'content-length': body.length - start,
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
+      res.end(Buffer.from(body.subarray(start)));
+      return;
+    }
     record.bytesSent = body.length;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
     res.end(Buffer.from(body));
