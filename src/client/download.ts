@@ -61,12 +61,26 @@ export function checkNotCancelled(signal: AbortSignal | undefined, info: TargetF
 
 /** The verified bytes of `info` from `url`, in memory (for small targets). */
 export async function fetchVerifiedBytes(fetcher: Fetcher, url: string, info: TargetFile, options: DownloadOptions): Promise<Uint8Array> {
-  const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
   const chunks: Uint8Array[] = [];
-  for await (const chunk of targetStream(fetcher, url, info, verifier, options)) chunks.push(chunk);
+  for await (const chunk of verifiedStream(fetcher, url, info, options)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The bytes of `info` from `url` as a stream that fails before its end if they do not verify: the
+ * last chunk is held back until the whole body has the listed length and hashes, so a consumer
+ * that acts on the bytes only once the stream has ended never acts on unverified ones.
+ */
+export async function* verifiedStream(fetcher: Fetcher, url: string, info: TargetFile, options: DownloadOptions): AsyncGenerator<Uint8Array> {
+  const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
+  let held: Uint8Array | undefined;
+  for await (const chunk of targetStream(fetcher, url, info, verifier, options)) {
+    if (held) yield held;
+    held = chunk;
+  }
   verifier.finish();
   checkNotCancelled(options.signal, info);
-  return Buffer.concat(chunks);
+  if (held) yield held;
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   writeFileAtomic,
 } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
-import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, type DownloadOptions } from './download.js';
+import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, verifiedStream, type DownloadOptions } from './download.js';
 import { fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { DirLock } from './lock.js';
 import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
@@ -212,6 +212,15 @@ export class Updater {
     const maxLength = options.maxLength ?? 16 * 1024 * 1024;
     if (info.length > maxLength) throw new UsageError(`target "${info.path}" is ${info.length} bytes, more than maxLength ${maxLength} for an in-memory download`);
     return fetchVerifiedBytes(this.fetcher, await this.targetURL(info, options.targetBaseUrl), info, options);
+  }
+
+  /**
+   * The verified bytes of a target as a stream, for consumers that pipe them on (a signature tool,
+   * an unpacker): the stream fails with the mismatch error before its end if the bytes do not
+   * verify (see verifiedStream), so act on them only once it has ended.
+   */
+  async *streamTarget(info: TargetFile, options: Omit<DownloadOptions, 'resume'> & { targetBaseUrl?: string } = {}): AsyncGenerator<Uint8Array> {
+    yield* verifiedStream(this.fetcher, await this.targetURL(info, options.targetBaseUrl), info, options);
   }
 
   private async targetURL(info: TargetFile, targetBaseUrl: string | undefined): Promise<string> {

@@ -12,7 +12,7 @@ import {
   type TargetFile,
   type Updater,
 } from '../../src/index.js';
-import { cleanup, jsonFiles, listTree, setup, type Env } from '../helpers/client.js';
+import { cleanup, errorOf, jsonFiles, listTree, setup, type Env } from '../helpers/client.js';
 import { flipByte, sha256 } from '../helpers/repo.js';
 
 // Downloads as applications need them: progress, cancellation, resume, in-memory bytes, batches.
@@ -78,6 +78,28 @@ describe('verified bytes in memory', () => {
     env.server.override(url(env, small[1]!), { body: flipByte(SMALL[1]!, 100) });
     await expect(u.fetchTargetBytes(small[1]!)).rejects.toBeInstanceOf(LengthOrHashMismatchError);
     await expect(u.fetchTargetBytes(small[2]!, { maxLength: 1000 })).rejects.toBeInstanceOf(UsageError);
+    expect(await listTree(env.targetDir)).toEqual([]);
+  });
+});
+
+describe('verified bytes as a stream', () => {
+  it('streams a target whole; tampered bytes fail the stream before its last chunk is delivered', async () => {
+    const { env, u, big } = await served();
+    const whole: Uint8Array[] = [];
+    for await (const chunk of u.streamTarget(big)) whole.push(chunk);
+    expect(Buffer.concat(whole).equals(BIG)).toBe(true);
+
+    env.server.override(url(env, big), { body: flipByte(BIG, BIG.length - 10) });
+    const seen: Uint8Array[] = [];
+    const e = await errorOf(async () => {
+      for await (const chunk of u.streamTarget(big)) seen.push(chunk);
+    });
+    expect(e).toBeInstanceOf(LengthOrHashMismatchError);
+    expect((e as Error).message).toContain('target "app/big.bin"');
+    // Everything but the held-back last chunk arrived, and it equals the served prefix.
+    const delivered = Buffer.concat(seen);
+    expect(delivered.length).toBeLessThan(BIG.length);
+    expect(delivered.equals(Buffer.from(flipByte(BIG, BIG.length - 10)).subarray(0, delivered.length))).toBe(true);
     expect(await listTree(env.targetDir)).toEqual([]);
   });
 });
