@@ -21,7 +21,7 @@ import { DirLock } from './lock.js';
 import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
-import { checkClock, recordTrustedTime } from './trusted-time.js';
+import { checkClock, RECORD_TIME, TIME_FILE, timeRecord } from './trusted-time.js';
 
 /**
  * A download's temp file untouched this long belongs to a process that died: even the slowest
@@ -182,7 +182,7 @@ export class Updater {
     const { referenceTime, offline } = this.config;
     this.trusted = undefined; // a failed refresh must not leave the previous one in use
     const now = new Date();
-    if (!referenceTime) await checkClock(this.store.dir, now, this.config.clockRollbackToleranceMs);
+    const recorded = referenceTime ? undefined : await checkClock(this.store.dir, now, this.config.clockRollbackToleranceMs);
     const rootBytes = await this.store.read('root', this.config.rootMaxLength);
     if (!rootBytes) throw missingRoot(this.store.path('root'));
     // Spec 5.1: one reference time for the whole refresh (and for later lookups of this refresh).
@@ -192,8 +192,10 @@ export class Updater {
     await this.updateTimestamp(trusted);
     await this.updateSnapshot(trusted);
     await this.loadTargetsRole(trusted, 'targets', 'root');
+    const record = !referenceTime && !offline ? timeRecord(now, recorded) : undefined;
+    if (record) await this.store.writeFile(TIME_FILE, record, RECORD_TIME);
+    await this.store.flush();
     this.trusted = trusted;
-    if (!referenceTime && !offline) await recordTrustedTime(this.store.dir, now);
     return trusted;
   }
 
@@ -315,7 +317,16 @@ export class Updater {
       const lock = await DirLock.acquire(this.store.dir, this.config.lockTimeoutMs);
       try {
         await removeStaleTempFiles(this.store.dir);
-        return await fn();
+        let result: T;
+        try {
+          result = await fn();
+        } catch (e) {
+          // What the call wrote before failing is made durable too; its own failure is the one reported.
+          await this.store.flush().catch(() => undefined);
+          throw e;
+        }
+        await this.store.flush(); // the renames of lookups that cached delegated roles
+        return result;
       } finally {
         await lock.release();
       }
