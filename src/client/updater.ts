@@ -193,8 +193,8 @@ export class Updater {
     await this.updateSnapshot(trusted);
     await this.loadTargetsRole(trusted, 'targets', 'root');
     const record = !referenceTime && !offline ? timeRecord(now, recorded) : undefined;
-    if (record) await this.store.writeFile(TIME_FILE, record, RECORD_TIME);
-    await this.store.flush();
+    if (record) this.store.queueFileWrite(TIME_FILE, record, RECORD_TIME);
+    await this.store.flush(); // what this refresh trusted is on disk before it counts as done
     this.trusted = trusted;
     return trusted;
   }
@@ -219,7 +219,7 @@ export class Updater {
         await this.store.remove('snapshot');
         cacheCleared = true;
       }
-      await this.store.write('root', bytes);
+      await this.store.writeRoot(bytes);
     }
   }
 
@@ -233,7 +233,7 @@ export class Updater {
       const bytes = await fetchBytes(this.fetcher, this.metadataURL('timestamp.json'), this.config.timestampMaxLength);
       try {
         trusted.updateTimestamp(bytes);
-        await this.store.write('timestamp', bytes);
+        this.store.queueWrite('timestamp', bytes);
       } catch (e) {
         if (!(e instanceof EqualVersionError)) throw e;
       }
@@ -257,7 +257,7 @@ export class Updater {
     const file = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
     const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength);
     trusted.updateSnapshot(bytes, false, file);
-    await this.store.write('snapshot', bytes);
+    this.store.queueWrite('snapshot', bytes);
   }
 
   /**
@@ -286,7 +286,7 @@ export class Updater {
     const urlName = consistent ? `${meta.version}.${encodeURLSegment(name)}.json` : `${encodeURLSegment(name)}.json`;
     const bytes = await fetchBytes(this.fetcher, this.metadataURL(urlName), maxLength);
     const md = trusted.updateDelegatedTargets(bytes, name, delegator, file);
-    await this.store.write(name, bytes);
+    this.store.queueWrite(name, bytes);
     return md;
   }
 
@@ -321,9 +321,13 @@ export class Updater {
         try {
           result = await fn();
         } catch (e) {
-          // What the call wrote before failing is made durable too; its own failure is the one reported.
-          await this.store.flush().catch(() => undefined);
-          throw e;
+          // No write may still run once the lock is released. What the call wrote is made durable
+          // too; a write that failed came before `e` (calls go on while their writes run), and
+          // is the failure reported.
+          throw await this.store.flush().then(
+            () => e,
+            (writeFailure: unknown) => writeFailure,
+          );
         }
         await this.store.flush(); // the renames of lookups that cached delegated roles
         return result;

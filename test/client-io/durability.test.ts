@@ -1,13 +1,17 @@
-import { basename, dirname } from 'node:path';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, setup, type Env } from '../helpers/client.js';
+import { FileSystemError } from '../../src/errors.js';
+import { cleanup, errorOf, setup, type Env } from '../helpers/client.js';
 import { utf8 } from '../helpers/repo.js';
 
 // The order in which the client makes its writes durable, observed at the file-system calls it
 // makes (node:fs/promises, passed through and logged): each file is fsynced before it is renamed
 // into place; the folder is fsynced after the last rename and before the call returns; the trusted
 // root is durable before anything is written after it; and the cached timestamp and snapshot
-// removed for spec 5.3.11 are durably gone before the rotated root is renamed into place.
+// removed for spec 5.3.11 are durably gone before the rotated root is renamed into place. Writes
+// other than root's run while the refresh goes on, in the order queued: one that fails stops the
+// ones after it and is the refresh's error.
 
 const log = vi.hoisted(() => ({ dirs: [] as string[], ops: [] as string[] }));
 
@@ -132,5 +136,24 @@ describe('durable writes of the client', () => {
     const syncAfterRoot = ops.indexOf('fsync dir:metadata', rootIn);
     expect(syncAfterRoot).toBeGreaterThan(rootIn);
     expect(syncAfterRoot).toBeLessThan(at('fsync tmp:timestamp.json'));
+  });
+
+  it('a queued write that fails is the error of the refresh, which wrote nothing after it, and the next refresh succeeds', async () => {
+    const env = await withTarget();
+    const timestamp = join(env.metadataDir, 'timestamp.json');
+    await mkdir(timestamp);
+    await writeFile(join(timestamp, 'keep'), 'not tufkit data'); // a folder with content is never replaced
+    watch(env);
+    const e = await errorOf(() => env.updater().refresh());
+    expect(e).toBeInstanceOf(FileSystemError);
+    expect((e as FileSystemError).path).toBe(timestamp);
+    expect((e as Error).message).toContain('write the cached metadata of role "timestamp"');
+    // The refresh went on verifying (snapshot and targets were fetched) but wrote nothing after the failure.
+    expect(env.server.metadataRequests.slice(1).map((n) => n.replace(/^\d+\./, ''))).toEqual(['timestamp.json', 'snapshot.json', 'targets.json']);
+    expect(log.ops.filter((o) => o.startsWith('rename'))).toEqual([]);
+    expect((await readdir(env.metadataDir)).sort()).toEqual(['root.json', 'timestamp.json']);
+    await rm(timestamp, { recursive: true });
+    await env.updater().refresh();
+    expect((await readdir(env.metadataDir)).sort()).toEqual(['.tufkit-time', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
   });
 });
