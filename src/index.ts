@@ -1,7 +1,3 @@
-export * from './errors.js';
-export { canonicalBytes, canonicalString } from './crypto/canonical.js';
-export { parseStrictJSON } from './crypto/json.js';
+export * from './client-entry.js';
 export * from './crypto/index.js';
-export * from './models/index.js';
-export * from './client/index.js';
 export * from './repository/index.js';

@@ -6,6 +6,8 @@ import { isDiskFailure, readFileCapped, writeFileAtomic } from './atomic-file.js
 /** The newest time at which this metadata dir trusted metadata (not *.json: it is not metadata). */
 export const TIME_FILE = '.tufkit-time';
 const READ = 'read the newest trusted time';
+/** What a failure to write TIME_FILE says was being done. */
+export const RECORD_TIME = 'record the newest trusted time';
 
 /**
  * The recorded newest trusted time, or undefined when none: missing, not a date, too long, or a
@@ -26,7 +28,7 @@ export async function readNewestTrustedTime(dir: string): Promise<Date | undefin
  * Refuses a clock that is more than `toleranceMs` before a time at which metadata was already
  * trusted: a clock set back would make expired metadata look valid again (tough does the same).
  */
-export async function checkClock(dir: string, now: Date, toleranceMs: number): Promise<void> {
+export async function checkClock(dir: string, now: Date, toleranceMs: number): Promise<Date | undefined> {
   const newest = await readNewestTrustedTime(dir);
   if (newest && now.getTime() < newest.getTime() - toleranceMs) {
     throw new ClockRollbackError(
@@ -34,11 +36,19 @@ export async function checkClock(dir: string, now: Date, toleranceMs: number): P
         `(recorded in ${TIME_FILE}); fix the clock, or delete that file if the clock was wrong back then`,
     );
   }
+  return newest;
 }
 
 /** Records `time` as the newest trusted time, unless a later one is already recorded. */
 export async function recordTrustedTime(dir: string, time: Date): Promise<void> {
-  const newest = await readNewestTrustedTime(dir);
-  if (newest && newest.getTime() >= time.getTime()) return;
-  await writeFileAtomic(join(dir, TIME_FILE), Buffer.from(`${time.toISOString()}\n`), undefined, { action: 'record the newest trusted time' });
+  const record = timeRecord(time, await readNewestTrustedTime(dir));
+  if (record) await writeFileAtomic(join(dir, TIME_FILE), record, undefined, { action: RECORD_TIME });
+}
+
+/**
+ * The content of TIME_FILE recording `time`, or undefined when `recorded` (what the file holds,
+ * as read under the dir's lock, so still current) is already as late.
+ */
+export function timeRecord(time: Date, recorded: Date | undefined): Uint8Array | undefined {
+  return recorded && recorded.getTime() >= time.getTime() ? undefined : Buffer.from(`${time.toISOString()}\n`);
 }

@@ -25,7 +25,7 @@ import { MetadataStore } from './metadata-store.js';
 import { encodeURLSegment, joinURL, safeFileName, targetURLPath } from './safe-names.js';
 import { cacheStatus, checkNotStale, type UpdaterStatus } from './status.js';
 import { TrustedMetadataSet } from './trusted-metadata-set.js';
-import { checkClock, recordTrustedTime } from './trusted-time.js';
+import { checkClock, RECORD_TIME, TIME_FILE, timeRecord } from './trusted-time.js';
 
 /**
  * A download's temp file untouched this long belongs to a process that died: even the slowest
@@ -279,7 +279,7 @@ export class Updater {
     const { referenceTime, offline } = this.config;
     this.trusted = undefined; // a failed refresh must not leave the previous one in use
     const now = new Date();
-    if (!referenceTime) await checkClock(this.store.dir, now, this.config.clockRollbackToleranceMs);
+    const recorded = referenceTime ? undefined : await checkClock(this.store.dir, now, this.config.clockRollbackToleranceMs);
     const rootBytes = await this.store.read('root', this.config.rootMaxLength);
     if (!rootBytes) throw missingRoot(this.store.path('root'));
     // Spec 5.1: one reference time for the whole refresh (and for later lookups of this refresh).
@@ -289,8 +289,10 @@ export class Updater {
     await this.updateTimestamp(trusted);
     await this.updateSnapshot(trusted);
     await this.loadTargetsRole(trusted, 'targets', 'root');
+    const record = !referenceTime && !offline ? timeRecord(now, recorded) : undefined;
+    if (record) this.store.queueFileWrite(TIME_FILE, record, RECORD_TIME);
+    await this.store.flush(); // what this refresh trusted is on disk before it counts as done
     this.trusted = trusted;
-    if (!referenceTime && !offline) await recordTrustedTime(this.store.dir, now);
     return trusted;
   }
 
@@ -314,7 +316,7 @@ export class Updater {
         await this.store.remove('snapshot');
         cacheCleared = true;
       }
-      await this.store.write('root', bytes);
+      await this.store.writeRoot(bytes);
     }
   }
 
@@ -328,7 +330,7 @@ export class Updater {
       const bytes = await fetchBytes(this.fetcher, this.metadataURL('timestamp.json'), this.config.timestampMaxLength);
       try {
         trusted.updateTimestamp(bytes);
-        await this.store.write('timestamp', bytes);
+        this.store.queueWrite('timestamp', bytes);
       } catch (e) {
         if (!(e instanceof EqualVersionError)) throw e;
       }
@@ -352,7 +354,7 @@ export class Updater {
     const file = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
     const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength);
     trusted.updateSnapshot(bytes, false, file);
-    await this.store.write('snapshot', bytes);
+    this.store.queueWrite('snapshot', bytes);
   }
 
   /**
@@ -381,7 +383,7 @@ export class Updater {
     const urlName = consistent ? `${meta.version}.${encodeURLSegment(name)}.json` : `${encodeURLSegment(name)}.json`;
     const bytes = await fetchBytes(this.fetcher, this.metadataURL(urlName), maxLength);
     const md = trusted.updateDelegatedTargets(bytes, name, delegator, file);
-    await this.store.write(name, bytes);
+    this.store.queueWrite(name, bytes);
     return md;
   }
 
@@ -412,7 +414,20 @@ export class Updater {
       const lock = await DirLock.acquire(this.store.dir, this.config.lockTimeoutMs);
       try {
         await removeStaleTempFiles(this.store.dir);
-        return await fn();
+        let result: T;
+        try {
+          result = await fn();
+        } catch (e) {
+          // No write may still run once the lock is released. What the call wrote is made durable
+          // too; a write that failed came before `e` (calls go on while their writes run), and
+          // is the failure reported.
+          throw await this.store.flush().then(
+            () => e,
+            (writeFailure: unknown) => writeFailure,
+          );
+        }
+        await this.store.flush(); // the renames of lookups that cached delegated roles
+        return result;
       } finally {
         await lock.release();
       }

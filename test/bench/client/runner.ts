@@ -71,7 +71,8 @@ interface Client {
 async function load(input: RunnerInput): Promise<Client> {
   const options = { metadataDir: input.metadataDir, metadataBaseUrl: input.metadataBaseUrl, targetBaseUrl: input.targetBaseUrl };
   if (input.client === 'tufkit') {
-    const { Updater } = await import('../../../src/index.js');
+    // The package's client entry, "tufkit/client" (what an application that only updates imports).
+    const { Updater } = await import('../../../src/client-entry.js');
     const u = new Updater(options);
     return {
       refresh: () => u.refresh(),
