@@ -4,17 +4,7 @@
 export * from './errors.js';
 export { canonicalBytes, canonicalString } from './crypto/canonical.js';
 export { parseStrictJSON } from './crypto/json.js';
-export {
-  HASH_ALGORITHMS,
-  bytesToHex,
-  constantTimeEqual,
-  createHasher,
-  digest,
-  hexToBytes,
-  isSupportedHashAlgorithm,
-  type HashAlgorithm,
-  type Hasher,
-} from './crypto/hash.js';
+export * from './crypto/hash.js';
 export { computeKeyid } from './crypto/keyid.js';
 export { isSupportedKey, verifySignature, type PublicKeyInfo } from './crypto/verify.js';
 export * from './models/index.js';

@@ -1,14 +1,4 @@
-export {
-  HASH_ALGORITHMS,
-  bytesToHex,
-  constantTimeEqual,
-  createHasher,
-  digest,
-  hexToBytes,
-  isSupportedHashAlgorithm,
-  type HashAlgorithm,
-  type Hasher,
-} from './hash.js';
+export * from './hash.js';
 export { computeKeyid } from './keyid.js';
 export { InMemorySigner, type FromPemOptions, type GeneratedKeyType, type PublicKeyJSON, type Signer } from './signer.js';
 export { isSupportedKey, verifySignature, type PublicKeyInfo } from './verify.js';
