@@ -9,7 +9,7 @@ import { TargetFile } from '../../src/models/files.js';
 import type { Targets } from '../../src/models/targets.js';
 import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
-import { ensureBuilt, keyOf, newSigner, removeTemps, tempDir, treeHash, tufkit } from './helpers.js';
+import { ensureBuilt, expectRefusedInOneLine, keyOf, newSigner, removeTemps, tempDir, treeHash, tufkit } from './helpers.js';
 
 // Names that differ only in case are one file on macOS and Windows: a delegated role "Root" would
 // replace root.json, "X" would replace "x", a target "README.txt" would replace "readme.txt" in a
@@ -173,15 +173,7 @@ describe('CLI: one line, exit 1, nothing changed', () => {
       await repo.delegate('targets', { name: 'Dev-0', keys: [keyOf(DEV)], threshold: 1, paths: ['d0/*'] });
       await repo.addTargets([{ file: path.join(work, 'a.txt'), path: 'README.txt' }]);
     }
-    const before = await treeHash(work);
-    const r = await tufkit(args, { cwd: work });
-    expect(r.code, r.stderr).toBe(1);
-    const lines = r.stderr.trimEnd().split('\n');
-    expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^tufkit: /);
-    expect(lines[0]).toMatch(message);
-    expect(r.stdout).toBe('');
-    expect(await treeHash(work)).toBe(before);
+    await expectRefusedInOneLine(work, args, message);
   });
 
   it('publish refuses a folder that holds a role named like root', async () => {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import { InMemorySigner } from '../../src/crypto/signer.js';
 import { Key } from '../../src/models/key.js';
@@ -144,4 +145,17 @@ export async function tufkitClient(rootBytes: Uint8Array, metadataUrl: string, t
       return readFile(await u.downloadTarget(info));
     },
   };
+}
+
+/** Runs `tufkit args` in `work` and checks it is refused with exit 1, one `tufkit: ` line matching `message`, nothing on stdout, and `work` unchanged. */
+export async function expectRefusedInOneLine(work: string, args: string[], message: RegExp, env?: Record<string, string>): Promise<void> {
+  const before = await treeHash(work);
+  const r = await tufkit(args, { cwd: work, env });
+  expect(r.code, r.stderr).toBe(1);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^tufkit: /);
+  expect(lines[0]).toMatch(message);
+  expect(r.stdout).toBe('');
+  expect(await treeHash(work)).toBe(before);
 }
