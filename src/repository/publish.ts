@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
+import { fsyncDir, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
+import { writeFilesAtomic } from './atomic-batch.js';
 import type { BlobStore } from './blob-store.js';
 import { BLOBS_DIR, caseFoldKey, checkDistinctFiles, checkTargetPathsDistinct, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
 import type { RoleStore } from './role-store.js';
@@ -61,6 +62,8 @@ interface TargetCopy {
   target: TargetFile;
   blob: string;
   immutable: boolean;
+  /** The roles listing it. */
+  owners: string[];
 }
 
 function inside(child: string, parent: string): boolean {
@@ -79,11 +82,18 @@ function checkOutFolder(repoDir: string, out: string): void {
   }
 }
 
-async function existingBytes(path: string): Promise<Uint8Array | undefined> {
+function isErrno(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && 'code' in e && codes.includes(String(e.code));
+}
+
+/** Whether `path` is a file holding exactly `bytes` (its size is checked before it is read). */
+async function sameFileBytes(path: string, bytes: Uint8Array): Promise<boolean> {
   try {
-    return await readFile(path);
+    const s = await stat(path);
+    if (!s.isFile() || s.size !== bytes.length) return false;
+    return Buffer.compare(await readFile(path), bytes) === 0;
   } catch (e) {
-    if (e instanceof Error && 'code' in e && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
     throw e;
   }
 }
@@ -101,6 +111,54 @@ async function* verifiedChunks(blob: string, verifier: StreamingVerifier): Async
   for await (const chunk of createReadStream(blob, { highWaterMark: CHUNK })) {
     verifier.update(chunk as Buffer);
     yield chunk as Buffer;
+  }
+}
+
+/**
+ * Puts target files into OUT/targets. A new file is a hard link to its blob when OUT is on the
+ * repository's file system (no bytes copied), else a verified copy. A link is safe because no
+ * tufkit command ever writes a blob in place: blobs are created by rename under their digest,
+ * read-only, and only ever unlinked, and a published file is only ever replaced by rename; so a
+ * later edit of the repository cannot change a published file, nor a later publish a blob.
+ * A linked file is checked by size only (reading it would cost a copy): clients verify every
+ * target's hashes, so damage costs availability, never integrity.
+ */
+class TargetPlacer {
+  private linking = true;
+  private readonly dirty = new Set<string>();
+
+  /** Puts `c` at `dest`: true when written, false when `dest` held those contents already. */
+  async place(c: TargetCopy, dest: string): Promise<boolean> {
+    if (this.linking) {
+      try {
+        await link(c.blob, dest);
+        this.dirty.add(dirname(dest));
+        return true;
+      } catch (e) {
+        // Another file system, or one without hard links: copy from now on.
+        if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) this.linking = false;
+        else if (!isErrno(e, 'EEXIST', 'EMLINK')) throw e;
+      }
+    }
+    const have = await lstat(dest).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    });
+    if (have?.isFile()) {
+      const blob = await stat(c.blob);
+      if (have.ino === blob.ino && have.dev === blob.dev) return false;
+      // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
+      if (c.immutable && have.size === c.target.length) return false;
+    }
+    const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
+    await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish(), { syncDir: false });
+    this.dirty.add(dirname(dest));
+    return true;
+  }
+
+  /** Makes every link and rename durable. */
+  async flush(): Promise<void> {
+    await mapLimit([...this.dirty], 16, fsyncDir);
   }
 }
 
@@ -130,7 +188,8 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
         if (prev && prev.target.hashes[blobs.algorithm] !== storeHex) {
           throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${owner.get(rel)}" and "${name}" with different contents (possible only with consistent snapshots)`);
         }
-        copies.set(rel, { rel, target: tf, blob, immutable: consistent });
+        if (prev) prev.owners.push(name);
+        else copies.set(rel, { rel, target: tf, blob, immutable: consistent, owners: [name] });
         owner.set(rel, name);
       }
     }
@@ -142,12 +201,6 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   for (const rel of copies.keys()) {
     if (dirs.has(caseFoldKey(rel))) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
   }
-  await mapLimit([...copies.values()], 32, async (c) => {
-    if ((await existingSize(c.blob)) !== c.target.length) {
-      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
-    }
-  });
-
   // Metadata, in the order it must appear.
   const metadata: [string, Uint8Array][] = [];
   const rootVersion = (await store.load('root')).signed.version;
@@ -177,14 +230,31 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     'remove the delegation of that role and delegate it under another name',
   );
 
+  // Role files already in OUT as they are now (consistent snapshots: V.<role>.json is that version
+  // for good). Publish places targets before the metadata naming them, so every target such a
+  // file lists was placed by the publish that wrote it: a re-publish skips them without a stat.
+  const inOut = new Set<string>();
+  if (consistent) {
+    await mapLimit(roleFiles, 16, async ([file, bytes]) => {
+      if (await sameFileBytes(join(out, 'metadata', file), bytes)) inOut.add(file);
+    });
+  }
+  const placedBy = new Set(tree.filter((_, i) => inOut.has(roleFiles[i]![0])).map((n) => n.name));
+  const todo = [...copies.values()].filter((c) => !(c.owners.some((o) => placedBy.has(o))));
+  await mapLimit(todo, 32, async (c) => {
+    if ((await existingSize(c.blob)) !== c.target.length) {
+      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
+    }
+  });
+
   // Leftovers of killed publishes, in every folder this one writes to.
   const folders = new Set([join(out, 'targets'), join(out, 'metadata')]);
-  for (const d of dirs) folders.add(join(out, 'targets', ...d.split('/')));
+  for (const c of todo) folders.add(dirname(join(out, 'targets', ...c.rel.split('/'))));
   for (const [name] of [...metadata, ...roleFiles, snapshotFile]) folders.add(dirname(join(out, 'metadata', name)));
   await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
   const written: string[] = [];
-  let unchanged = 0;
+  let unchanged = copies.size - todo.length;
   const made = new Set<string>();
   const ensureDir = async (d: string): Promise<void> => {
     if (made.has(d)) return;
@@ -192,38 +262,42 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     made.add(d);
   };
 
-  const progress: FileProgress = { done: 0, total: copies.size, bytes: 0 };
-  await mapLimit([...copies.values()], 16, async (c) => {
+  const progress: FileProgress = { done: 0, total: todo.length, bytes: 0 };
+  const placer = new TargetPlacer();
+  await mapLimit(todo, 16, async (c) => {
     const dest = join(out, 'targets', ...c.rel.split('/'));
-    // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
-    if (c.immutable && (await existingSize(dest)) === c.target.length) {
-      unchanged++;
-    } else {
-      await ensureDir(dirname(dest));
-      const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
-      await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish());
+    await ensureDir(dirname(dest));
+    if (await placer.place(c, dest)) {
       written.push(`targets/${c.rel}`);
       progress.bytes += c.target.length;
+    } else {
+      unchanged++;
     }
     progress.done++;
     opts.onProgress?.({ ...progress });
   });
+  // Every target durable before any metadata names it.
+  await placer.flush();
 
-  const writeMeta = async ([name, bytes]: [string, Uint8Array]): Promise<void> => {
-    const dest = join(out, 'metadata', name);
-    const old = await existingBytes(dest);
-    if (old && Buffer.compare(old, bytes) === 0) {
-      unchanged++;
-      return;
-    }
-    await ensureDir(dirname(dest));
-    await writeFileAtomic(dest, bytes);
-    written.push(`metadata/${name}`);
+  // Each group durable before the next: roots, then the roles, snapshot, and timestamp last.
+  const writeMeta = async (files: [string, Uint8Array][]): Promise<void> => {
+    const changed: (readonly [string, Uint8Array])[] = [];
+    await mapLimit(files, 16, async ([name, bytes]) => {
+      const dest = join(out, 'metadata', name);
+      if (inOut.has(name) || (await sameFileBytes(dest, bytes))) {
+        unchanged++;
+        return;
+      }
+      await ensureDir(dirname(dest));
+      changed.push([dest, bytes]);
+      written.push(`metadata/${name}`);
+    });
+    await writeFilesAtomic(changed);
   };
-  for (const f of metadata) await writeMeta(f);
-  await mapLimit(roleFiles, 16, writeMeta);
-  await writeMeta(snapshotFile);
-  await writeMeta(timestampFile);
+  await writeMeta(metadata);
+  await writeMeta(roleFiles);
+  await writeMeta([snapshotFile]);
+  await writeMeta([timestampFile]);
 
   return {
     out,
