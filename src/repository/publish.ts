@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { link, lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
-import { RepositoryError, UsageError } from '../errors.js';
+import { BadVersionError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { writeFilesAtomic } from './atomic-batch.js';
 import type { BlobStore } from './blob-store.js';
@@ -86,16 +86,60 @@ function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(String(e.code));
 }
 
-/** Whether `path` is a file holding exactly `bytes` (its size is checked before it is read). */
-async function sameFileBytes(path: string, bytes: Uint8Array): Promise<boolean> {
+/** Whether `path` is a file holding exactly `bytes` (its size is checked before it is read), another file, or absent. */
+async function compareFile(path: string, bytes: Uint8Array): Promise<'same' | 'other' | 'absent'> {
   try {
     const s = await stat(path);
-    if (!s.isFile() || s.size !== bytes.length) return false;
-    return Buffer.compare(await readFile(path), bytes) === 0;
+    if (!s.isFile()) return 'other';
+    if (s.size !== bytes.length) return 'other';
+    return Buffer.compare(await readFile(path), bytes) === 0 ? 'same' : 'other';
   } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return 'absent';
     throw e;
   }
+}
+
+/** The caching rules publish writes beside metadata/ and targets/ (see cachingRules). */
+export const HEADERS_FILE = '_headers';
+export const NGINX_FILE = 'tufkit-nginx.conf';
+const FOREVER = 'public, max-age=31536000, immutable';
+const REVALIDATE = 'no-cache';
+
+/**
+ * What a host must send for OUT served at the site root: files whose name fixes their contents
+ * (N.root.json, and with consistent snapshots V.<role>.json and HASH.<name> targets) cached for a
+ * year and immutable; timestamp.json, root.json and every unversioned file revalidated on each
+ * request (no-cache: a cache may keep it, but asks the server before each use). As an nginx
+ * snippet (to include in a `server { root OUT; }` block) and a `_headers` file (Cloudflare Pages
+ * syntax; `! Cache-Control` drops the broader rule's value, which Cloudflare would otherwise join).
+ */
+export function cachingRules(consistent: boolean): { nginx: string; headers: string } {
+  const metadata = consistent ? FOREVER : REVALIDATE;
+  const targets = consistent ? FOREVER : REVALIDATE;
+  const nginx = [
+    '# Written by tufkit publish: caching rules for this folder served at the site root.',
+    '# include this file inside a server { root <this folder>; } block.',
+    '# Immutable only on success (no "always"): a 404 for a version not published yet must not be kept.',
+    `location = /metadata/timestamp.json { add_header Cache-Control "${REVALIDATE}" always; }`,
+    `location = /metadata/root.json { add_header Cache-Control "${REVALIDATE}" always; }`,
+    `location ~ ^/metadata/[0-9]+\\.root\\.json$ { add_header Cache-Control "${FOREVER}"; }`,
+    `location /metadata/ { add_header Cache-Control "${metadata}"${consistent ? '' : ' always'}; }`,
+    `location /targets/ { add_header Cache-Control "${targets}"${consistent ? '' : ' always'}; }`,
+    `location = /${HEADERS_FILE} { return 404; }`,
+    `location = /${NGINX_FILE} { return 404; }`,
+    '',
+  ].join('\n');
+  const rule = (path: string, value: string, detach: boolean): string[] => [path, ...(detach ? ['  ! Cache-Control'] : []), `  Cache-Control: ${value}`];
+  const headers = [
+    '# Written by tufkit publish: caching rules for this folder served at the site root (Cloudflare Pages _headers format).',
+    ...rule('/metadata/*', metadata, false),
+    ...rule('/targets/*', targets, false),
+    ...(consistent ? [] : rule('/metadata/*.root.json', FOREVER, true)),
+    ...rule('/metadata/timestamp.json', REVALIDATE, true),
+    ...rule('/metadata/root.json', REVALIDATE, true),
+    '',
+  ].join('\n');
+  return { nginx, headers };
 }
 
 async function existingSize(path: string): Promise<number | undefined> {
@@ -235,8 +279,15 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   // file lists was placed by the publish that wrote it: a re-publish skips them without a stat.
   const inOut = new Set<string>();
   if (consistent) {
-    await mapLimit(roleFiles, 16, async ([file, bytes]) => {
-      if (await sameFileBytes(join(out, 'metadata', file), bytes)) inOut.add(file);
+    await mapLimit([...roleFiles, snapshotFile], 16, async ([file, bytes]) => {
+      const state = await compareFile(join(out, 'metadata', file), bytes);
+      if (state === 'same') inOut.add(file);
+      // Caches keep a versioned file for a year (cachingRules): its bytes must never change.
+      if (state === 'other') {
+        throw new BadVersionError(
+          `cannot publish: ${join(out, 'metadata', file)} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
+        );
+      }
     });
   }
   const placedBy = new Set(tree.filter((_, i) => inOut.has(roleFiles[i]![0])).map((n) => n.name));
@@ -247,9 +298,10 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     }
   });
 
-  // Leftovers of killed publishes, in every folder this one writes to.
+  // Leftovers of killed publishes, in every folder of the repository's targets (not only those
+  // this one writes to: a killed publish's temp files are too young to remove at the next one).
   const folders = new Set([join(out, 'targets'), join(out, 'metadata')]);
-  for (const c of todo) folders.add(dirname(join(out, 'targets', ...c.rel.split('/'))));
+  for (const rel of copies.keys()) folders.add(dirname(join(out, 'targets', ...rel.split('/'))));
   for (const [name] of [...metadata, ...roleFiles, snapshotFile]) folders.add(dirname(join(out, 'metadata', name)));
   await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
@@ -279,12 +331,25 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   // Every target durable before any metadata names it.
   await placer.flush();
 
+  const rules = cachingRules(consistent);
+  const rulesFiles: [string, Uint8Array][] = [
+    [join(out, NGINX_FILE), Buffer.from(rules.nginx)],
+    [join(out, HEADERS_FILE), Buffer.from(rules.headers)],
+  ];
+  const newRules: [string, Uint8Array][] = [];
+  for (const [path, bytes] of rulesFiles) {
+    if ((await compareFile(path, bytes)) === 'same') unchanged++;
+    else newRules.push([path, bytes]);
+  }
+  await writeFilesAtomic(newRules);
+  for (const [path] of newRules) written.push(relative(out, path));
+
   // Each group durable before the next: roots, then the roles, snapshot, and timestamp last.
   const writeMeta = async (files: [string, Uint8Array][]): Promise<void> => {
     const changed: (readonly [string, Uint8Array])[] = [];
     await mapLimit(files, 16, async ([name, bytes]) => {
       const dest = join(out, 'metadata', name);
-      if (inOut.has(name) || (await sameFileBytes(dest, bytes))) {
+      if (inOut.has(name) || (await compareFile(dest, bytes)) === 'same') {
         unchanged++;
         return;
       }

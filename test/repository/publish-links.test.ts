@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LengthOrHashMismatchError } from '../../src/errors.js';
+import { BadVersionError, LengthOrHashMismatchError } from '../../src/errors.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
@@ -13,6 +13,7 @@ import { keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
 
 const KEY = newSigner();
 const BINS = newSigner();
+const SECOND = newSigner();
 
 afterAll(removeTemps);
 
@@ -164,5 +165,31 @@ describe('re-publish writes only what is new', () => {
     expect(next.written.sort()).toEqual(
       [`targets/${publishedTargetName('pkg/new.txt', tf.hashes.sha256)}`, `metadata/${binVersion}.${bin}.json`, `metadata/${snapshot}.snapshot.json`, 'metadata/timestamp.json'].sort(),
     );
+  });
+});
+
+describe('a published version never changes (caches keep it for good)', () => {
+  it('refuses to publish other bytes under a published V.<role>.json, before writing anything', async () => {
+    const base = await tempDir('tufkit-publish-');
+    const k = keyOf(KEY);
+    const repo = await Repository.init(path.join(base, 'repo'), {
+      roles: { root: { keys: [k] }, targets: { keys: [k, keyOf(SECOND)] }, snapshot: { keys: [k] }, timestamp: { keys: [k] } },
+    });
+    await add(repo, base, { t: 'target' });
+    await release(repo);
+    const out = path.join(base, 'out');
+    await repo.publish(out);
+    const v = (await repo.load('targets')).signed.version;
+    const published = await readFile(path.join(out, 'metadata', `${v}.targets.json`));
+
+    // A second signature on a complete version: same version, other bytes.
+    await repo.sign('targets', SECOND);
+    expect((await repo.load('targets')).signed.version).toBe(v);
+    await repo.updateSnapshot(KEY);
+    await repo.updateTimestamp(KEY);
+    const timestamp = await readFile(path.join(out, 'metadata/timestamp.json'));
+    await expect(repo.publish(out)).rejects.toBeInstanceOf(BadVersionError);
+    expect(await readFile(path.join(out, 'metadata', `${v}.targets.json`))).toEqual(published);
+    expect(await readFile(path.join(out, 'metadata/timestamp.json'))).toEqual(timestamp);
   });
 });
