@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import path from 'node:path';
 import { formatExpires } from '../src/models/fields.js';
+import { HEADERS_FILE, NGINX_FILE } from '../src/repository/publish.js';
 import { describeExpiry, type RepositoryStatus, type RoleStatus } from '../src/repository/status.js';
 import { openRepository, output, shortId } from './repo-common.js';
 import { filesLine, startProgress } from './progress.js';
@@ -121,7 +123,8 @@ export function registerStatusCommands(program: Command): void {
           progress.done();
         }
         output(opts.json, result, () =>
-          `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.written.length} file(s) written, ${result.unchanged} unchanged\n`,
+          `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.written.length} file(s) written, ${result.unchanged} unchanged\n` +
+          `caching rules for the web server: ${path.join(result.out, NGINX_FILE)} (nginx: include it in the server block) and ${path.join(result.out, HEADERS_FILE)} (Cloudflare Pages)\n`,
         );
       }),
     );

@@ -28,6 +28,8 @@ function isErrno(e: unknown, code: string): boolean {
  * Target contents kept inside the repository, each under its digest (DIR/blobs/<alg>/<hh>/<hex>).
  * Adding a file reads it once: hashed with every algorithm and copied to a temp file in the same
  * pass; the temp file is fsynced and renamed to its digest name. Identical contents are stored once.
+ * A blob is never written again once named: publish hard-links published files to it (read-only
+ * so that no other tool edits it in place either).
  */
 export class BlobStore {
   private readonly madeDirs = new Set<string>();
@@ -66,7 +68,7 @@ export class BlobStore {
     await this.ensureDir(this.layout.blobsDir);
     const temp = join(this.layout.blobsDir, `${this.tempPrefix}${this.tempCounter++}`);
     // Bare descriptors and callbacks, as in hashFile: this runs once per target.
-    let fd: number | undefined = await call<number>((cb) => fs.open(temp, 'wx', 0o644, cb));
+    let fd: number | undefined = await call<number>((cb) => fs.open(temp, 'wx', 0o444, cb));
     try {
       const out = fd;
       const digest = await hashFile(file, algorithms, async (chunk) => {

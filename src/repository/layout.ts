@@ -52,6 +52,9 @@ export function checkRoleName(name: string): void {
  * stays `ß`). Role names are ASCII, so for them this is plain lower-casing.
  */
 export function caseFoldKey(name: string): string {
+  // ASCII (nearly every path): the same key, without a loop per character.
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(name)) return name.toLowerCase();
   let out = '';
   for (const c of name.normalize('NFC')) {
     const upper = c.toUpperCase();

@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream, linkSync, mkdirSync, statSync } from 'node:fs';
+import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
-import { RepositoryError, UsageError } from '../errors.js';
+import { fsyncDir, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
+import { BadVersionError, FileSystemError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
+import { writeFilesAtomic } from './atomic-batch.js';
 import type { BlobStore } from './blob-store.js';
 import { BLOBS_DIR, caseFoldKey, checkDistinctFiles, checkTargetPathsDistinct, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
 import type { RoleStore } from './role-store.js';
@@ -59,8 +60,12 @@ export interface PublishOptions {
 interface TargetCopy {
   rel: string;
   target: TargetFile;
+  /** Its digest in the blob store, and (once it is to be placed) the blob's path. */
+  hex: string;
   blob: string;
   immutable: boolean;
+  /** The roles listing it. */
+  owners: string[];
 }
 
 function inside(child: string, parent: string): boolean {
@@ -79,19 +84,82 @@ function checkOutFolder(repoDir: string, out: string): void {
   }
 }
 
-async function existingBytes(path: string): Promise<Uint8Array | undefined> {
+function isErrno(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && 'code' in e && codes.includes(String(e.code));
+}
+
+/** Whether `path` is a file holding exactly `bytes` (its size is checked before it is read), another file, or absent. */
+async function compareFile(path: string, bytes: Uint8Array): Promise<'same' | 'other' | 'absent'> {
   try {
-    return await readFile(path);
+    const s = await stat(path);
+    if (!s.isFile()) return 'other';
+    if (s.size !== bytes.length) return 'other';
+    return Buffer.compare(await readFile(path), bytes) === 0 ? 'same' : 'other';
   } catch (e) {
-    if (e instanceof Error && 'code' in e && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return 'absent';
     throw e;
   }
 }
 
-async function existingSize(path: string): Promise<number | undefined> {
+/** The caching rules publish writes beside metadata/ and targets/ (see cachingRules). */
+export const HEADERS_FILE = '_headers';
+export const NGINX_FILE = 'tufkit-nginx.conf';
+const FOREVER = 'public, max-age=31536000, immutable';
+const REVALIDATE = 'no-cache';
+
+/**
+ * What a host must send for OUT served at the site root: files whose name fixes their contents
+ * (N.root.json, and with consistent snapshots V.<role>.json and HASH.<name> targets) cached for a
+ * year and immutable; timestamp.json, root.json and every unversioned file revalidated on each
+ * request (no-cache: a cache may keep it, but asks the server before each use). As an nginx
+ * snippet (to include in a `server { root OUT; }` block) and a `_headers` file (Cloudflare Pages
+ * syntax; `! Cache-Control` drops the broader rule's value, which Cloudflare would otherwise join).
+ */
+export function cachingRules(consistent: boolean): { nginx: string; headers: string } {
+  const metadata = consistent ? FOREVER : REVALIDATE;
+  const targets = consistent ? FOREVER : REVALIDATE;
+  const nginx = [
+    '# Written by tufkit publish: caching rules for this folder served at the site root.',
+    '# include this file inside a server { root <this folder>; } block.',
+    '# Immutable only on success (no "always"): a 404 for a version not published yet must not be kept.',
+    `location = /metadata/timestamp.json { add_header Cache-Control "${REVALIDATE}" always; }`,
+    `location = /metadata/root.json { add_header Cache-Control "${REVALIDATE}" always; }`,
+    `location ~ ^/metadata/[0-9]+\\.root\\.json$ { add_header Cache-Control "${FOREVER}"; }`,
+    `location /metadata/ { add_header Cache-Control "${metadata}"${consistent ? '' : ' always'}; }`,
+    `location /targets/ { add_header Cache-Control "${targets}"${consistent ? '' : ' always'}; }`,
+    `location = /${HEADERS_FILE} { return 404; }`,
+    `location = /${NGINX_FILE} { return 404; }`,
+    '',
+  ].join('\n');
+  const rule = (path: string, value: string, detach: boolean): string[] => [path, ...(detach ? ['  ! Cache-Control'] : []), `  Cache-Control: ${value}`];
+  const headers = [
+    '# Written by tufkit publish: caching rules for this folder served at the site root (Cloudflare Pages _headers format).',
+    ...rule('/metadata/*', metadata, false),
+    ...rule('/targets/*', targets, false),
+    ...(consistent ? [] : rule('/metadata/*.root.json', FOREVER, true)),
+    ...rule('/metadata/timestamp.json', REVALIDATE, true),
+    ...rule('/metadata/root.json', REVALIDATE, true),
+    '',
+  ].join('\n');
+  return { nginx, headers };
+}
+
+/**
+ * Runs `fn` on every item in place, yielding to the event loop every 1,000: for one cheap system
+ * call per target (stat, link, at 100,000 targets) a direct call costs a fraction of a trip
+ * through the thread pool.
+ */
+async function eachInBatches<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    fn(items[i]!);
+    if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+  }
+}
+
+function existingSize(path: string): number | undefined {
   try {
-    const s = await stat(path);
-    return s.isFile() ? s.size : undefined;
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s?.isFile() ? s.size : undefined;
   } catch {
     return undefined;
   }
@@ -101,6 +169,64 @@ async function* verifiedChunks(blob: string, verifier: StreamingVerifier): Async
   for await (const chunk of createReadStream(blob, { highWaterMark: CHUNK })) {
     verifier.update(chunk as Buffer);
     yield chunk as Buffer;
+  }
+}
+
+/**
+ * Puts target files into OUT/targets. A new file is a hard link to its blob when OUT is on the
+ * repository's file system (no bytes copied), else a verified copy. A link is safe because no
+ * tufkit command ever writes a blob in place: blobs are created by rename under their digest,
+ * read-only, and only ever unlinked, and a published file is only ever replaced by rename; so a
+ * later edit of the repository cannot change a published file, nor a later publish a blob.
+ * A linked file is checked by size only (reading it would cost a copy): clients verify every
+ * target's hashes, so damage costs availability, never integrity.
+ */
+class TargetPlacer {
+  private linking = true;
+  private readonly dirty = new Set<string>();
+  private readonly made = new Set<string>();
+
+  /** Links `c` in at `dest` if it is new there: false when it needs place() (it exists, or links are out). */
+  tryLink(c: TargetCopy, dest: string): boolean {
+    const dir = dirname(dest);
+    try {
+      if (!this.made.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        this.made.add(dir);
+      }
+      if (!this.linking) return false;
+      linkSync(c.blob, dest);
+    } catch (e) {
+      // Another file system, or one without hard links: copy from now on.
+      if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) this.linking = false;
+      else if (!isErrno(e, 'EEXIST', 'EMLINK')) throw new FileSystemError('publish a target file', dest, e);
+      return false;
+    }
+    this.dirty.add(dir);
+    return true;
+  }
+
+  /** Puts `c` at `dest`: true when written, false when `dest` held those contents already. */
+  async place(c: TargetCopy, dest: string): Promise<boolean> {
+    const have = await lstat(dest).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    });
+    if (have?.isFile()) {
+      const blob = await stat(c.blob);
+      if (have.ino === blob.ino && have.dev === blob.dev) return false;
+      // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
+      if (c.immutable && have.size === c.target.length) return false;
+    }
+    const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
+    await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish(), { syncDir: false });
+    this.dirty.add(dirname(dest));
+    return true;
+  }
+
+  /** Makes every link and rename durable. */
+  async flush(): Promise<void> {
+    await mapLimit([...this.dirty], 16, fsyncDir);
   }
 }
 
@@ -123,14 +249,14 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
       listing.push([tf.path, name]);
       const storeHex = tf.hashes[blobs.algorithm];
       if (!storeHex) throw new RepositoryError(`cannot publish: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, so tufkit holds no copy of it`);
-      const blob = blobs.path(storeHex);
       const rels = consistent ? Object.values(tf.hashes).map((hex) => publishedTargetName(tf.path, hex)) : [publishedTargetName(tf.path)];
       for (const rel of rels) {
         const prev = copies.get(rel);
         if (prev && prev.target.hashes[blobs.algorithm] !== storeHex) {
           throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${owner.get(rel)}" and "${name}" with different contents (possible only with consistent snapshots)`);
         }
-        copies.set(rel, { rel, target: tf, blob, immutable: consistent });
+        if (prev) prev.owners.push(name);
+        else copies.set(rel, { rel, target: tf, hex: storeHex, blob: '', immutable: consistent, owners: [name] });
         owner.set(rel, name);
       }
     }
@@ -142,12 +268,6 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
   for (const rel of copies.keys()) {
     if (dirs.has(caseFoldKey(rel))) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
   }
-  await mapLimit([...copies.values()], 32, async (c) => {
-    if ((await existingSize(c.blob)) !== c.target.length) {
-      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
-    }
-  });
-
   // Metadata, in the order it must appear.
   const metadata: [string, Uint8Array][] = [];
   const rootVersion = (await store.load('root')).signed.version;
@@ -177,53 +297,94 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
     'remove the delegation of that role and delegate it under another name',
   );
 
-  // Leftovers of killed publishes, in every folder this one writes to.
+  // Role files already in OUT as they are now (consistent snapshots: V.<role>.json is that version
+  // for good). Publish places targets before the metadata naming them, so every target such a
+  // file lists was placed by the publish that wrote it: a re-publish skips them without a stat.
+  const inOut = new Set<string>();
+  if (consistent) {
+    await mapLimit([...roleFiles, snapshotFile], 16, async ([file, bytes]) => {
+      const state = await compareFile(join(out, 'metadata', file), bytes);
+      if (state === 'same') inOut.add(file);
+      // Caches keep a versioned file for a year (cachingRules): its bytes must never change.
+      if (state === 'other') {
+        throw new BadVersionError(
+          `cannot publish: ${join(out, 'metadata', file)} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
+        );
+      }
+    });
+  }
+  const placedBy = new Set(tree.filter((_, i) => inOut.has(roleFiles[i]![0])).map((n) => n.name));
+  const todo = [...copies.values()].filter((c) => !(c.owners.some((o) => placedBy.has(o))));
+  for (const c of todo) c.blob = blobs.path(c.hex);
+  await eachInBatches(todo, (c) => {
+    if (existingSize(c.blob) !== c.target.length) {
+      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
+    }
+  });
+
+  // Leftovers of killed publishes, in every folder of the repository's targets (not only those
+  // this one writes to: a killed publish's temp files are too young to remove at the next one).
   const folders = new Set([join(out, 'targets'), join(out, 'metadata')]);
-  for (const d of dirs) folders.add(join(out, 'targets', ...d.split('/')));
+  for (const rel of copies.keys()) folders.add(dirname(join(out, 'targets', ...rel.split('/'))));
   for (const [name] of [...metadata, ...roleFiles, snapshotFile]) folders.add(dirname(join(out, 'metadata', name)));
   await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
   const written: string[] = [];
-  let unchanged = 0;
-  const made = new Set<string>();
-  const ensureDir = async (d: string): Promise<void> => {
-    if (made.has(d)) return;
-    await mkdir(d, { recursive: true });
-    made.add(d);
-  };
-
-  const progress: FileProgress = { done: 0, total: copies.size, bytes: 0 };
-  await mapLimit([...copies.values()], 16, async (c) => {
-    const dest = join(out, 'targets', ...c.rel.split('/'));
-    // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
-    if (c.immutable && (await existingSize(dest)) === c.target.length) {
-      unchanged++;
-    } else {
-      await ensureDir(dirname(dest));
-      const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
-      await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish());
+  let unchanged = copies.size - todo.length;
+  const progress: FileProgress = { done: 0, total: todo.length, bytes: 0 };
+  const done = (c: TargetCopy, placed: boolean): void => {
+    if (placed) {
       written.push(`targets/${c.rel}`);
       progress.bytes += c.target.length;
+    } else {
+      unchanged++;
     }
     progress.done++;
     opts.onProgress?.({ ...progress });
-  });
-
-  const writeMeta = async ([name, bytes]: [string, Uint8Array]): Promise<void> => {
-    const dest = join(out, 'metadata', name);
-    const old = await existingBytes(dest);
-    if (old && Buffer.compare(old, bytes) === 0) {
-      unchanged++;
-      return;
-    }
-    await ensureDir(dirname(dest));
-    await writeFileAtomic(dest, bytes);
-    written.push(`metadata/${name}`);
   };
-  for (const f of metadata) await writeMeta(f);
-  await mapLimit(roleFiles, 16, writeMeta);
-  await writeMeta(snapshotFile);
-  await writeMeta(timestampFile);
+  const placer = new TargetPlacer();
+  const destOf = (c: TargetCopy): string => join(out, 'targets', ...c.rel.split('/'));
+  const rest: TargetCopy[] = [];
+  await eachInBatches(todo, (c) => {
+    if (placer.tryLink(c, destOf(c))) done(c, true);
+    else rest.push(c);
+  });
+  await mapLimit(rest, 16, async (c) => done(c, await placer.place(c, destOf(c))));
+  // Every target durable before any metadata names it.
+  await placer.flush();
+
+  const rules = cachingRules(consistent);
+  const rulesFiles: [string, Uint8Array][] = [
+    [join(out, NGINX_FILE), Buffer.from(rules.nginx)],
+    [join(out, HEADERS_FILE), Buffer.from(rules.headers)],
+  ];
+  const newRules: [string, Uint8Array][] = [];
+  for (const [path, bytes] of rulesFiles) {
+    if ((await compareFile(path, bytes)) === 'same') unchanged++;
+    else newRules.push([path, bytes]);
+  }
+  await writeFilesAtomic(newRules);
+  for (const [path] of newRules) written.push(relative(out, path));
+
+  // Each group durable before the next: roots, then the roles, snapshot, and timestamp last.
+  const writeMeta = async (files: [string, Uint8Array][]): Promise<void> => {
+    const changed: (readonly [string, Uint8Array])[] = [];
+    await mapLimit(files, 16, async ([name, bytes]) => {
+      const dest = join(out, 'metadata', name);
+      if (inOut.has(name) || (await compareFile(dest, bytes)) === 'same') {
+        unchanged++;
+        return;
+      }
+      await mkdir(dirname(dest), { recursive: true });
+      changed.push([dest, bytes]);
+      written.push(`metadata/${name}`);
+    });
+    await writeFilesAtomic(changed);
+  };
+  await writeMeta(metadata);
+  await writeMeta(roleFiles);
+  await writeMeta([snapshotFile]);
+  await writeMeta([timestampFile]);
 
   return {
     out,

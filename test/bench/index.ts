@@ -1,6 +1,6 @@
 import { benchCanonical } from './canonical.js';
 import { benchClient } from './client.js';
-import { benchRepository } from './repository.js';
+import { benchPublish, benchRepository } from './repository.js';
 import { benchSignatures } from './signatures.js';
 
 // `npm run bench`: every section in order. `node dist/test/bench/index.js client [...]` runs only
@@ -10,6 +10,7 @@ const SECTIONS: Record<string, (options: string[]) => Promise<void>> = {
   canonical: benchCanonical,
   signatures: benchSignatures,
   repository: benchRepository,
+  publish: benchPublish,
   client: benchClient,
 };
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { hashFiles, mapLimit } from '../../src/repository/targets-hashing.js';
 // node:crypto (readFile + sha256, same files, same concurrency). Goals: hashing within 1.2x of
 // node:crypto; 1,024 bins signed in under 2 s.
 
-const FILES = 100_000;
+const FILES = Number(process.env.TUFKIT_BENCH_FILES ?? 100_000);
 const PER_DIR = 1_000;
 const CONCURRENCY = 8;
 const HASH_ROUNDS = 3;
@@ -43,18 +44,18 @@ function row(label: string, ms: number, bytes: number | undefined, extra = ''): 
   return `  ${label.padEnd(44)} ${ms.toFixed(0).padStart(8)} ms ${rate}  ${extra}`;
 }
 
-async function generateFiles(dir: string): Promise<{ inputs: TargetInput[]; bytes: number }> {
+async function generateFiles(dir: string, count = FILES): Promise<{ inputs: TargetInput[]; bytes: number }> {
   const inputs: TargetInput[] = [];
   let bytes = 0;
   const seed = randomBytes(64 * 1024);
-  for (let i = 0; i < FILES; i++) {
+  for (let i = 0; i < count; i++) {
     const sub = `d${Math.floor(i / PER_DIR)}`;
     // 64 B to 4 KiB, about 2 KiB on average: "small files", 200 MB in all.
     const size = 64 + ((i * 7919) % 4032);
     bytes += size;
     inputs.push({ file: join(dir, sub, `f${i}.bin`), path: `packages/${sub}/pkg-${i}.bin` });
   }
-  for (let d = 0; d < FILES / PER_DIR; d++) await mkdir(join(dir, `d${d}`), { recursive: true });
+  for (let d = 0; d < Math.ceil(count / PER_DIR); d++) await mkdir(join(dir, `d${d}`), { recursive: true });
   await mapLimit(inputs, 32, async (t, i) => {
     const size = 64 + ((i * 7919) % 4032);
     const off = (i * 131) % (seed.length - size);
@@ -125,6 +126,72 @@ export async function benchRepository(): Promise<void> {
     console.log(`  process peak RSS (maxRSS): ${mb(process.resourceUsage().maxRSS * 1024)} MB`);
     console.log(`  hashing / node:crypto = ${ratio.toFixed(2)}x: goal <= 1.2x ${ratio <= 1.2 ? 'met' : 'NOT met'}`);
     console.log(`  re-signing 1,024 bins: ${(resign.ms / 1000).toFixed(2)} s: goal < 2 s ${resign.ms < 2000 ? 'met' : 'NOT met'}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Wall time of a shell command (the copy floors). */
+function timed(cmd: string, args: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+  return performance.now() - t;
+}
+
+/**
+ * Publishing at scale: FILES targets in 1,024 succinct bins, every role signed; then the first
+ * publish beside `cp -r` and `cp -al` of the blob store (the copy floors, same file system), a
+ * re-publish of the unchanged repository, and a one-file release (add, sign the bin, snapshot,
+ * timestamp, publish). Goals: first publish within 2x of cp -al; re-publish writes nothing.
+ */
+export async function benchPublish(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'tufkit-bench-publish-'));
+  try {
+    const { inputs, bytes } = await generateFiles(join(work, 'files'));
+    const key = InMemorySigner.generate('ed25519');
+    const bins = InMemorySigner.generate('ed25519');
+    const pub = (s: InMemorySigner): Key => Key.fromPublicJSON(s.publicKey);
+    const dir = join(work, 'repo');
+    const repo = await Repository.init(dir, {
+      roles: { root: { keys: [pub(key)] }, targets: { keys: [pub(key)] }, snapshot: { keys: [pub(key)] }, timestamp: { keys: [pub(key)] } },
+    });
+    const binNames = await repo.delegate('targets', { name: 'bins', keys: [pub(bins)], threshold: 1, bins: 1024 });
+    await repo.addTargets(inputs);
+    await repo.sign(['root', 'targets'], key);
+    await repo.sign(binNames, bins);
+    await repo.updateSnapshot(key);
+    await repo.updateTimestamp(key);
+    console.log(`publish: ${inputs.length.toLocaleString('en')} targets (${mb(bytes)} MB) in 1,024 bins`);
+
+    const cpR = timed('cp', ['-r', join(dir, 'blobs'), join(work, 'cp-r')]);
+    const cpAl = timed('cp', ['-al', join(dir, 'blobs'), join(work, 'cp-al')]);
+    const out = join(work, 'out');
+    const first = await withPeakRss(() => repo.publish(out));
+    const again = await withPeakRss(() => repo.publish(out));
+
+    const extra = await generateFiles(join(work, 'extra'), 1);
+    extra.inputs[0]!.path = 'packages/new/one-more.bin';
+    let binOfNew = '';
+    const steps: [string, () => Promise<unknown>][] = [
+      ['targets add (1 file)', async () => (binOfNew = (await repo.addTargets(extra.inputs))[0]!.role)],
+      ['sign its bin', () => repo.sign(binOfNew, bins)],
+      ['snapshot', () => repo.updateSnapshot(key)],
+      ['timestamp', () => repo.updateTimestamp(key)],
+      ['publish', () => repo.publish(out)],
+    ];
+    const release: { label: string; ms: number; peakRss: number }[] = [];
+    for (const [label, fn] of steps) release.push({ label, ...(await withPeakRss(fn)) });
+    const last = (await repo.publish(out)).written.length;
+
+    console.log(row('cp -r blobs (copy floor)', cpR, bytes));
+    console.log(row('cp -al blobs (hard-link floor)', cpAl, bytes));
+    console.log(row('first publish', first.ms, bytes, `${first.result.written.length} written, peak RSS ${mb(first.peakRss)} MB`));
+    console.log(row('re-publish, nothing changed', again.ms, undefined, `${again.result.written.length} written, peak RSS ${mb(again.peakRss)} MB`));
+    for (const r of release) console.log(row(`one-file release: ${r.label}`, r.ms, undefined, `peak RSS ${mb(r.peakRss)} MB`));
+    console.log(`  one-file release in all: ${(release.reduce((a, r) => a + r.ms, 0) / 1000).toFixed(2)} s; a publish after it writes ${last} file(s)`);
+    console.log(`  first publish / cp -al = ${(first.ms / cpAl).toFixed(1)}x: goal <= 2x ${first.ms <= 2 * cpAl ? 'met' : 'NOT met'}; / cp -r = ${(first.ms / cpR).toFixed(1)}x`);
+    console.log(`  re-publish writes nothing: ${again.result.written.length === 0 ? 'met' : 'NOT met'}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +13,14 @@ import { ensureBuilt, ok, removeTemps, tempDir } from './helpers.js';
 // of a command that is still running (stopped with SIGSTOP here while the next one runs).
 
 let work: string;
+/** On another file system (tmpfs) than `work`: publish copies there (on one, it hard-links and leaves no temp files). */
+let otherFs: string;
 const running: ChildProcess[] = [];
 
 beforeAll(async () => {
   ensureBuilt();
   work = await tempDir('tufkit-interrupted-');
+  otherFs = await mkdtemp('/dev/shm/tufkit-interrupted-');
   await mkdir(path.join(work, 'keys'));
   await ok(['key', 'generate', '--type', 'ed25519', '--out', 'keys/k.pem'], { cwd: work });
   await ok(['repo', 'init', 'repo', '--root-key', 'keys/k.pem', '--targets-key', 'keys/k.pem', '--snapshot-key', 'keys/k.pem', '--timestamp-key', 'keys/k.pem'], { cwd: work });
@@ -27,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await removeTemps();
+  await rm(otherFs, { recursive: true, force: true });
 });
 
 function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
@@ -109,7 +113,7 @@ describe('interrupted commands', { timeout: 120_000 }, () => {
     await ok(['snapshot', 'repo', '--key', 'keys/k.pem'], { cwd: work });
     await ok(['timestamp', 'repo', '--key', 'keys/k.pem'], { cwd: work });
 
-    const out = path.join(work, 'pub');
+    const out = path.join(otherFs, 'pub');
     let left: string[] = [];
     for (let attempt = 0; left.length === 0 && attempt < 5; attempt++) {
       const publish = start(['publish', 'repo', '--out', out]);
@@ -132,7 +136,7 @@ describe('interrupted commands', { timeout: 120_000 }, () => {
 
   it("a publish from another repository into the same folder leaves a live publish's temp files alone", async () => {
     await cp(path.join(work, 'repo'), path.join(work, 'repo-copy'), { recursive: true });
-    const out = path.join(work, 'pub-shared');
+    const out = path.join(otherFs, 'pub-shared');
     const first = start(['publish', 'repo', '--out', out]);
     await midWrite(out, first.done);
     first.child.kill('SIGSTOP');
