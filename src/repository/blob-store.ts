@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir, removeStaleTempFiles, TEMP_PREFIX } from '../client/atomic-file.js';
 import type { RepoLayout } from './layout.js';
@@ -32,6 +32,13 @@ function isErrno(e: unknown, code: string): boolean {
  * so that no other tool edits it in place either).
  */
 export class BlobStore {
+  /**
+   * Lists, one digest a line, every blob a command created before the roles naming it were
+   * written: a command killed in between leaves blobs no role names, which the next command finds
+   * here (recoverUnfinished). Written before each rename, removed once the command is done.
+   */
+  static readonly JOURNAL = '.tufkit-new-blobs';
+  private journalFd: number | undefined;
   private readonly madeDirs = new Set<string>();
   /** Temp names: one random prefix per store, then a counter (no random bytes per file). */
   private readonly tempPrefix = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
@@ -84,6 +91,7 @@ export class BlobStore {
         return { digest, created: false };
       }
       await this.ensureDir(dirname(dest));
+      await this.journal(hex);
       await rename(temp, dest);
       this.createdBlobs.push(dest);
       this.dirtyDirs.add(dirname(dest));
@@ -104,9 +112,53 @@ export class BlobStore {
     for (const d of dirs) await fsyncDir(d);
   }
 
-  /** Removes every blob and folder created since the last flush() (a command that failed). */
+  /**
+   * The blobs a killed command may have left without any role naming them (the journal of its
+   * created blobs), or [] when the last command finished. Call holding the repository's lock.
+   */
+  async unfinished(): Promise<string[]> {
+    let text: string;
+    try {
+      text = await readFile(this.journalPath(), 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    return text.split('\n').filter((hex) => /^[0-9a-f]+$/.test(hex));
+  }
+
+  /** Ends the command's journal: every blob it created is named by a role, or was removed. */
+  async closeJournal(): Promise<void> {
+    await this.releaseJournal();
+    await unlink(this.journalPath()).catch((e: unknown) => {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    });
+  }
+
+  /** Closes the journal file, keeping it for the next command (a command that failed half-way). */
+  async releaseJournal(): Promise<void> {
+    if (this.journalFd === undefined) return;
+    const fd = this.journalFd;
+    this.journalFd = undefined;
+    await call<void>((cb) => fs.close(fd, cb));
+  }
+
+  private journalPath(): string {
+    return join(this.layout.blobsDir, BlobStore.JOURNAL);
+  }
+
+  /** Appends `hex` to the journal (a write per blob, no fsync: it guards against a killed process). */
+  private async journal(hex: string): Promise<void> {
+    if (this.journalFd === undefined) this.journalFd = await call<number>((cb) => fs.open(this.journalPath(), 'a', 0o644, cb));
+    const line = Buffer.from(`${hex}\n`);
+    const fd = this.journalFd;
+    for (let off = 0; off < line.length; ) off += await call<number>((cb) => fs.write(fd, line, off, line.length - off, null, cb));
+  }
+
+  /** Removes every blob and folder created since the last flush() (a command that failed), and the journal. */
   async rollback(): Promise<void> {
     for (const p of this.createdBlobs) await unlink(p).catch(() => undefined);
+    await this.closeJournal(); // before the folders: it may be in one the command created
     for (const d of this.createdDirs.reverse()) await rmdir(d).catch(() => undefined);
     this.createdBlobs = [];
     this.createdDirs = [];

@@ -658,12 +658,14 @@ export class Repository {
 
   private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore }) => Promise<T>): Promise<T> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
+    let blobs: BlobStore | undefined;
     try {
       await removeStaleRepositoryTempFiles(this.layout);
       const settings = await readSettings(this.layout);
       this.settings = settings;
       const store = this.reader();
-      const blobs = this.blobStore(settings);
+      blobs = this.blobStore(settings);
+      await removeUnfinishedBlobs(store, blobs);
       const round = new EditRound(store, structuredClone(settings), this.now());
       let result: T;
       let writes: PlannedWrite[];
@@ -683,12 +685,14 @@ export class Repository {
         for (const w of writes) if (!w.bytes) await removeFile(this.layout.roleFile(w.role));
         for (const hex of deadBlobs) await blobs.remove(hex);
         await blobs.flush();
+        await blobs.closeJournal();
       } catch (e) {
         throw e instanceof TufError ? e : new StorageError(`writing ${this.layout.dir} failed: ${(e as Error).message}`, { cause: e });
       }
       this.settings = round.settings;
       return result;
     } finally {
+      await blobs?.releaseJournal();
       await lock.release();
     }
   }
@@ -707,6 +711,15 @@ export class Repository {
       await writeFileAtomic(this.layout.roleFile(w.role), w.bytes!);
     }
   }
+}
+
+/** Deletes the blobs a killed command created that no role names (see BlobStore.JOURNAL). */
+async function removeUnfinishedBlobs(store: RoleStore, blobs: BlobStore): Promise<void> {
+  const created = await blobs.unfinished();
+  if (created.length === 0) return;
+  for (const hex of await unreferenced(store, blobs.algorithm, new Set(created))) await blobs.remove(hex);
+  await blobs.flush();
+  await blobs.closeJournal();
 }
 
 /** The digests among `candidates` that no target of any role still names. */

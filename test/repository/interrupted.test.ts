@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metadata } from '../../src/models/metadata.js';
 import { ABANDONED_PUBLISH_MS } from '../../src/repository/publish.js';
+import { BlobStore } from '../../src/repository/blob-store.js';
+import type { Targets } from '../../src/models/targets.js';
 import { cliPath } from '../helpers/client.js';
 import { ensureBuilt, ok, removeTemps, tempDir } from './helpers.js';
 
@@ -69,6 +72,20 @@ async function midWrite(dir: string, done: Promise<unknown>): Promise<void> {
   }
 }
 
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Waits until `ready()` holds, failing if the command finishes first. */
+async function waitFor(ready: () => Promise<boolean>, done: Promise<unknown>): Promise<void> {
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!(await ready())) {
+    if (finished) throw new Error('the command finished first');
+    await sleep(5);
+  }
+}
+
 async function bigFile(name: string, mb: number, fill: number): Promise<void> {
   await writeFile(path.join(work, name), Buffer.alloc(mb << 20, fill));
 }
@@ -85,6 +102,38 @@ describe('interrupted commands', { timeout: 120_000 }, () => {
     await ok(['targets', 'add', 'repo', 'small.txt'], { cwd: work });
     expect(await tempFiles(path.join(work, 'repo'))).toEqual([]);
     await expect(stat(path.join(work, 'repo/.tufkit.lock'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a `targets add` killed after storing some contents: the next command removes the contents no role lists', async () => {
+    const orphan = Buffer.from('stored, then the command was killed\n');
+    await writeFile(path.join(work, 'orphan.txt'), orphan);
+    await bigFile('big4.bin', 64, 4);
+    const blob = path.join(work, 'repo/blobs/sha256', sha256Hex(orphan).slice(0, 2), sha256Hex(orphan));
+    const add = start(['targets', 'add', 'repo', 'orphan.txt', 'big4.bin']);
+    await midWrite(path.join(work, 'repo'), add.done);
+    await waitFor(() => stat(blob).then(() => true, () => false), add.done);
+    add.child.kill('SIGKILL');
+    expect((await add.done).signal).toBe('SIGKILL');
+    const targets = (): Promise<Metadata> => readFile(path.join(work, 'repo/metadata/targets.json')).then((b) => Metadata.fromBytes(b, 'targets'));
+    expect(((await targets()).signed as Targets).targets.has('orphan.txt')).toBe(false);
+    expect((await stat(blob)).isFile()).toBe(true); // stored, but listed by no role
+
+    await ok(['targets', 'add', 'repo', 'small.txt', '--path', 'small4.txt'], { cwd: work });
+    await expect(stat(blob)).rejects.toThrow(/ENOENT/);
+    await expect(stat(path.join(work, 'repo/blobs', BlobStore.JOURNAL))).rejects.toThrow(/ENOENT/);
+    expect(((await targets()).signed as Targets).targets.has('small4.txt')).toBe(true);
+  });
+
+  it('contents a killed command stored that a role lists after all are kept', async () => {
+    const listed = Buffer.from('listed by targets\n');
+    await writeFile(path.join(work, 'listed.txt'), listed);
+    await ok(['targets', 'add', 'repo', 'listed.txt'], { cwd: work });
+    const hex = sha256Hex(listed);
+    // As if a command had stored it and been killed before removing its journal.
+    await writeFile(path.join(work, 'repo/blobs', BlobStore.JOURNAL), `${hex}\n`);
+    await ok(['targets', 'add', 'repo', 'small.txt', '--path', 'small5.txt'], { cwd: work });
+    expect((await stat(path.join(work, 'repo/blobs/sha256', hex.slice(0, 2), hex))).isFile()).toBe(true);
+    await expect(stat(path.join(work, 'repo/blobs', BlobStore.JOURNAL))).rejects.toThrow(/ENOENT/);
   });
 
   it("the next command leaves a live `targets add`'s temp file alone (it waits for the lock)", async () => {
