@@ -45,8 +45,10 @@ export class CanonicalJSONError extends TufError {
   constructor(
     readonly field: string,
     readonly reason: string,
+    /** The role whose file held the value, when known. */
+    readonly role = '',
   ) {
-    super(`canonical JSON: ${field || '(top level)'}: ${reason}`);
+    super(`${role ? `role "${role}": ` : ''}canonical JSON: ${field || '(top level)'}: ${reason}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { canonicalBytes, canonicalBytesCountingMembers } from '../crypto/canonical.js';
 import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON } from '../crypto/json.js';
 import type { Signer } from '../crypto/signer.js';
-import { MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
+import { CanonicalJSONError, MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { describe, FieldReader, type JSONObject } from './fields.js';
 import { countThreshold, type Key } from './key.js';
 import { Root, type TopLevelRole } from './root.js';
@@ -107,6 +107,20 @@ export class Metadata<T extends AnySigned = AnySigned> {
    * then encoded straight from the parsed file, without a second copy of its tree).
    */
   static fromBytesForVerification<K extends SignedType>(
+    bytes: Uint8Array,
+    type: K,
+    role?: string,
+  ): { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array } {
+    try {
+      return Metadata.readForVerification(bytes, type, role);
+    } catch (e) {
+      // What cannot be encoded cannot have been signed; the error names the role it was read for.
+      if (e instanceof CanonicalJSONError && !e.role) throw new CanonicalJSONError(e.field, e.reason, role ?? type);
+      throw e;
+    }
+  }
+
+  private static readForVerification<K extends SignedType>(
     bytes: Uint8Array,
     type: K,
     role?: string,

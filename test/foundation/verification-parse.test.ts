@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, Metadata, MetadataFormatError } from '../../src/index.js';
+import { CanonicalJSONError, canonicalBytes, Metadata, MetadataFormatError } from '../../src/index.js';
 
 // Metadata.fromBytesForVerification (what the client uses) rules out repeated member names with
 // the member count the canonical encoder takes on its way through `signed`, not a second walk.
@@ -30,6 +30,21 @@ describe('fromBytesForVerification', () => {
   ])('refuses a repeated name %s, naming its path', (_, s, path) => {
     expect(() => load(s)).toThrow(MetadataFormatError);
     expect(() => load(s)).toThrow(`${path}: member name appears more than once`);
+  });
+
+  it('refuses a lone surrogate in signed (it cannot have been signed) with a CanonicalJSONError naming the role and field', () => {
+    const s = text.replace('"spec_version":"1.0.31"', '"spec_version":"1.0.31","x-note":"\\ud800"');
+    const e = (() => {
+      try {
+        Metadata.fromBytesForVerification(Buffer.from(s), 'timestamp', 'timestamp');
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(e).toBeInstanceOf(CanonicalJSONError);
+    expect((e as CanonicalJSONError).role).toBe('timestamp');
+    expect((e as Error).message).toBe('role "timestamp": canonical JSON: signed.x-note: string contains a lone surrogate');
   });
 
   it('counts each member once when keys must be re-sorted by code point (no false repeated name)', () => {
