@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -8,6 +8,7 @@ import { Updater as TufJsUpdater } from 'tuf-js';
 import { InMemorySigner } from '../../src/crypto/signer.js';
 import { Key } from '../../src/models/key.js';
 import { Updater } from '../../src/index.js';
+import type { Repository } from '../../src/repository/repository.js';
 import { cliPath } from '../helpers/client.js';
 
 export { ensureBuilt } from '../helpers/client.js';
@@ -158,4 +159,17 @@ export async function expectRefusedInOneLine(work: string, args: string[], messa
   expect(lines[0]).toMatch(message);
   expect(r.stdout).toBe('');
   expect(await treeHash(work)).toBe(before);
+}
+
+/** Writes `files` (path -> content) under `base`/files and adds them as targets of `repo`; the roles that list them. */
+export async function addFileTargets(repo: Repository, base: string, files: Record<string, string>): Promise<string[]> {
+  const inputs = await Promise.all(
+    Object.entries(files).map(async ([p, content]) => {
+      const file = path.join(base, 'files', p);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, content);
+      return { file, path: p };
+    }),
+  );
+  return [...new Set((await repo.addTargets(inputs)).map((a) => a.role))];
 }

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadVersionError, LengthOrHashMismatchError } from '../../src/errors.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
-import { keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
+import { addFileTargets, keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
 
 // Publishing near the copy floor: new target files are hard links to the repository's blobs when
 // OUT is on the same file system (copies, verified, when it is not), a link never lets a later
@@ -28,17 +28,7 @@ async function fresh(opts: { consistentSnapshot?: boolean; bins?: boolean } = {}
   return { repo, base, binNames };
 }
 
-async function add(repo: Repository, base: string, files: Record<string, string>): Promise<string[]> {
-  const inputs = await Promise.all(
-    Object.entries(files).map(async ([p, content]) => {
-      const file = path.join(base, 'files', p);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, content);
-      return { file, path: p };
-    }),
-  );
-  return [...new Set((await repo.addTargets(inputs)).map((a) => a.role))];
-}
+const add = addFileTargets;
 
 /** Signs whatever changed, then snapshot and timestamp: ready to publish. */
 async function release(repo: Repository): Promise<void> {

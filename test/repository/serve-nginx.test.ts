@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS_FILE, NGINX_FILE } from '../../src/repository/publish.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
-import { keyOf, newSigner, removeTemps, tempDir, tufkitClient } from './helpers.js';
+import { addFileTargets, keyOf, newSigner, removeTemps, tempDir, tufkitClient } from './helpers.js';
 
 // A published repository served by a real nginx (the Debian package) on 127.0.0.1 with the
 // caching rules `tufkit publish` writes: versioned metadata and HASH.name targets cacheable for
@@ -42,15 +42,7 @@ let nginx: ChildProcess | undefined;
 let nginxLog = '';
 
 async function add(files: Record<string, string>): Promise<void> {
-  const inputs = await Promise.all(
-    Object.entries(files).map(async ([p, content]) => {
-      const file = path.join(base, 'files', p);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, content);
-      return { file, path: p };
-    }),
-  );
-  await repo.addTargets(inputs);
+  await addFileTargets(repo, base, files);
   for (const r of (await repo.status()).roles) {
     if (!r.signatures.complete && r.type !== 'snapshot' && r.type !== 'timestamp') await repo.sign(r.name, KEY);
   }
