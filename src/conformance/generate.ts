@@ -94,6 +94,13 @@ async function writeScenario(outDir: string, s: BuiltScenario): Promise<void> {
   await put(join(dir, 'initial_root.json'), s.initialRoot);
   await put(join(dir, 'scenario.json'), `${JSON.stringify(s.file, null, 2)}\n`);
   for (const [name, state] of s.states) {
+    // Files differing only in case would be one file once checked out on macOS or Windows.
+    const folded = new Map<string, string>();
+    for (const path of state.files.keys()) {
+      const other = folded.get(path.toLowerCase());
+      if (other !== undefined) throw new UsageError(`scenario ${s.def.name}: served paths ${other} and ${path} differ only in case`);
+      folded.set(path.toLowerCase(), path);
+    }
     await mkdir(join(dir, 'states', name, 'metadata'), { recursive: true });
     await mkdir(join(dir, 'states', name, 'targets'), { recursive: true });
     for (const [path, bytes] of state.files) {
