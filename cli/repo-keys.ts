@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { fsyncDir } from '../src/client/atomic-file.js';
+import { fsyncDir, isErrno } from '../src/client/atomic-file.js';
 import { InMemorySigner, type GeneratedKeyType } from '../src/crypto/signer.js';
 import { UsageError } from '../src/errors.js';
 import { Key } from '../src/models/key.js';
@@ -26,7 +26,7 @@ async function createFile(path: string, text: string, mode: number): Promise<voi
     await link(temp, path);
   } catch (e) {
     await handle.close().catch(() => undefined);
-    if (e instanceof Error && 'code' in e && e.code === 'EEXIST') throw new UsageError(`${path} exists already; tufkit never overwrites a key file`);
+    if (isErrno(e, 'EEXIST')) throw new UsageError(`${path} exists already; tufkit never overwrites a key file`);
     throw e;
   } finally {
     await unlink(temp).catch(() => undefined);

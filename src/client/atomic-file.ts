@@ -8,7 +8,8 @@ import { FileSystemError, StorageError, TufError } from '../errors.js';
 // a metadata dir as metadata must not see a half-written one.
 export const TEMP_PREFIX = '.tufkit-tmp-';
 
-function isErrno(e: unknown, ...codes: string[]): boolean {
+/** Whether `e` is a system error with one of `codes` (the one errno check of client and repository). */
+export function isErrno(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && 'code' in e && codes.includes(e.code as string);
 }
 

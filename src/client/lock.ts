@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSystemError, StorageError } from '../errors.js';
-import { fsStep } from './atomic-file.js';
+import { fsStep, isErrno } from './atomic-file.js';
 
 /** The lock file of a metadata dir (not *.json: tools read every *.json there as metadata). */
 export const LOCK_FILE = '.tufkit.lock';
@@ -16,10 +16,6 @@ const EMPTY_LOCK_GRACE_MS = 5_000;
 const BREAK_GRACE_MS = 10_000;
 /** What a failure of the lock's file operations says was being done. */
 const TAKING = 'take the lock';
-
-function isErrno(e: unknown, code: string): boolean {
-  return e instanceof Error && 'code' in e && e.code === code;
-}
 
 interface Owner {
   pid: number;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncDir, removeStaleTempFiles, TEMP_PREFIX } from '../client/atomic-file.js';
+import { fsyncDir, isErrno, removeStaleTempFiles, TEMP_PREFIX } from '../client/atomic-file.js';
 import type { RepoLayout } from './layout.js';
 import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
 
@@ -18,10 +18,6 @@ export async function removeStaleRepositoryTempFiles(layout: RepoLayout): Promis
 /** A node:fs callback call as a promise. */
 function call<T>(fn: (cb: (e: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
-}
-
-function isErrno(e: unknown, code: string): boolean {
-  return e instanceof Error && 'code' in e && e.code === code;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createReadStream, linkSync, mkdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fsyncDir, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
+import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { BadVersionError, FileSystemError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { writeFilesAtomic } from './atomic-batch.js';
@@ -82,10 +82,6 @@ function checkOutFolder(repoDir: string, out: string): void {
       if (inside(a, b) || inside(b, a)) throw new UsageError(`publish folder ${out} overlaps the repository's own files (${relative(repo, a) || a})`);
     }
   }
-}
-
-function isErrno(e: unknown, ...codes: string[]): boolean {
-  return e instanceof Error && 'code' in e && codes.includes(String(e.code));
 }
 
 /** Whether `path` is a file holding exactly `bytes` (its size is checked before it is read), another file, or absent. */

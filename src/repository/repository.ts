@@ -1,5 +1,5 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { readFileCapped, removeFile, writeFileAtomic } from '../client/atomic-file.js';
+import { isErrno, readFileCapped, removeFile, writeFileAtomic } from '../client/atomic-file.js';
 import { DirLock } from '../client/lock.js';
 import { canonicalBytes } from '../crypto/canonical.js';
 import { bytesToHex, digest } from '../crypto/hash.js';
@@ -94,10 +94,6 @@ export interface SignResult {
 
 /** Anything that signs: a Signer, or an ExternalSigner whose key is found from its signature (empty keyid). */
 export type RoleSigner = Pick<Signer, 'keyid'> & { sign(data: Uint8Array, context?: { role?: string }): Promise<Uint8Array> };
-
-function isErrno(e: unknown, ...codes: string[]): boolean {
-  return e instanceof Error && 'code' in e && codes.includes(String(e.code));
-}
 
 function checkThreshold(threshold: number, keyCount: number, role: string): void {
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new UsageError(`threshold of role "${role}" must be a whole number of at least 1, got ${threshold}`);

@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { readFileCapped } from '../client/atomic-file.js';
+import { isErrno, readFileCapped } from '../client/atomic-file.js';
 import { MetadataFormatError, RoleNotFoundError, StorageError } from '../errors.js';
 import type { Key } from '../models/key.js';
 import { Metadata } from '../models/metadata.js';
@@ -119,7 +119,7 @@ export class RoleStore {
       try {
         names = await readdir(this.layout.rootHistoryDir);
       } catch (e) {
-        if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) throw e;
+        if (!isErrno(e, 'ENOENT')) throw e;
       }
       this.historyVersions = names
         .map((n) => /^([1-9]\d{0,15})\.root\.json$/.exec(n)?.[1])
