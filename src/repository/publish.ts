@@ -236,7 +236,6 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
 
   // Every target file, checked before anything is written.
   const copies = new Map<string, TargetCopy>();
-  const owner = new Map<string, string>();
   const listing: [string, string][] = [];
   let targetCount = 0;
   for (const { name } of tree) {
@@ -249,11 +248,10 @@ export async function publishRepository(store: RoleStore, blobs: BlobStore, out:
       for (const rel of rels) {
         const prev = copies.get(rel);
         if (prev && prev.target.hashes[blobs.algorithm] !== storeHex) {
-          throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${owner.get(rel)}" and "${name}" with different contents (possible only with consistent snapshots)`);
+          throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${prev.owners.at(-1)}" and "${name}" with different contents (possible only with consistent snapshots)`);
         }
         if (prev) prev.owners.push(name);
         else copies.set(rel, { rel, target: tf, hex: storeHex, blob: '', immutable: consistent, owners: [name] });
-        owner.set(rel, name);
       }
     }
   }
