@@ -1,9 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { TargetFile } from '../models/files.js';
-import type { Metadata } from '../models/metadata.js';
 import { matchesPathPattern } from '../models/role.js';
-import type { Targets } from '../models/targets.js';
-import { delegationWalk } from './updater.js';
+import { findThroughDelegations, type TargetsRoleLoader } from './delegation-walk.js';
 
 /** Which targets listTargets reports: those under `prefix` and/or matching the delegation-style `pattern`. */
 export interface TargetQuery {
@@ -19,12 +17,6 @@ export interface ListedTarget {
   info: TargetFile;
   role: string;
 }
-
-/**
- * The trusted `role`, verified through `delegator` (loading it if needed): the metadata at once when it
- * was verified through that delegator already, else a promise.
- */
-export type TargetsRoleLoader = (role: string, delegator: string) => Metadata<Targets> | Promise<Metadata<Targets>>;
 
 /**
  * Every trusted target matching `query`, role by role, in the delegation search order, without
@@ -49,7 +41,7 @@ export async function* listTrustedTargets(query: TargetQuery, maxDelegations: nu
     visited.add(role);
     const md = await load(role, delegator);
     for (const path of md.signed.paths()) {
-      if (!matches(path) || (await roleFinding(path, maxDelegations, load)) !== role) continue;
+      if (!matches(path) || (await findThroughDelegations(path, maxDelegations, load))?.role !== role) continue;
       yield { path, info: md.signed.getTarget(path)!, role };
     }
     const delegations = md.signed.delegations;
@@ -63,19 +55,6 @@ export async function* listTrustedTargets(query: TargetQuery, maxDelegations: nu
       for (const bin of delegations.succinctRoles.getRoles()) children.push([bin, role]);
     }
     toVisit.push(...children.reverse());
-  }
-}
-
-/** The role in which the lookup of `path` finds it, or undefined when the lookup finds nothing. */
-async function roleFinding(path: string, maxDelegations: number, load: TargetsRoleLoader): Promise<string | undefined> {
-  const walk = delegationWalk(path, maxDelegations);
-  let last: string | undefined;
-  for (let step = walk.next(); ; ) {
-    if (step.done) return step.value ? last : undefined;
-    const [role, delegator] = step.value;
-    last = role;
-    const md = load(role, delegator);
-    step = walk.next(md instanceof Promise ? await md : md);
   }
 }
 

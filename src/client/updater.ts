@@ -18,6 +18,7 @@ import {
 import { resolveConfig, type UpdaterConfig } from './config.js';
 import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, verifiedStream, type DownloadOptions } from './download.js';
 import { fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
+import { delegationWalk, findThroughDelegations } from './delegation-walk.js';
 import { DirLock } from './lock.js';
 import { listTrustedTargets, type ListedTarget, type TargetQuery } from './list-targets.js';
 import { chooseNewestRelease, type ReleaseChoice, type ReleaseQuery } from './releases.js';
@@ -391,12 +392,8 @@ export class Updater {
 
   /** Spec 5.6.7, loading (and verifying) each role the search reaches that is not loaded yet. */
   private async findTarget(trusted: TrustedMetadataSet, targetPath: string): Promise<TargetFile | undefined> {
-    const walk = delegationWalk(targetPath, this.config.maxDelegations);
-    for (let step = walk.next(); ; ) {
-      if (step.done) return step.value;
-      const [role, delegator] = step.value;
-      step = walk.next(await this.loadTargetsRole(trusted, role, delegator));
-    }
+    const found = await findThroughDelegations(targetPath, this.config.maxDelegations, (role, delegator) => this.loadTargetsRole(trusted, role, delegator));
+    return found?.target;
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -488,39 +485,6 @@ export class Updater {
     if (!this.targetDir) throw new UsageError(`no targetDir (and no filePath) for target "${info.path}"`);
     return join(this.targetDir, safeFileName(info.path));
   }
-}
-
-/**
- * Spec 5.6.7: pre-order depth-first search of the delegations for `targetPath`, with a visited set
- * and at most `maxDelegations` roles. Yields [role, delegator] for each role it reaches and expects
- * that role's trusted metadata back; returns the target's description, or undefined.
- */
-export function* delegationWalk(
-  targetPath: string,
-  maxDelegations: number,
-): Generator<[role: string, delegator: string], TargetFile | undefined, Metadata<Targets>> {
-  const toVisit: [role: string, delegator: string][] = [['targets', 'root']];
-  const visited = new Set<string>();
-  let budget = maxDelegations;
-  while (budget > 0 && toVisit.length > 0) {
-    const [role, delegator] = toVisit.pop()!;
-    if (visited.has(role)) continue;
-    const md = yield [role, delegator];
-    const found = md.signed.getTarget(targetPath);
-    if (found) return found;
-    visited.add(role);
-    budget--;
-    const children: [string, string][] = [];
-    for (const child of md.signed.delegations?.rolesForTarget(targetPath) ?? []) {
-      children.push([child.name, role]);
-      if (child.terminating) {
-        toVisit.length = 0; // nothing after a terminating delegation is searched
-        break;
-      }
-    }
-    toVisit.push(...children.reverse());
-  }
-  return undefined;
 }
 
 const NOT_LOADED = Symbol('not loaded');
