@@ -55,6 +55,32 @@ export function canonicalSignedSpan(text: string, maxDepth = MAX_NESTING): Canon
   return found;
 }
 
+/**
+ * Where the value of the member reached by `names` (each an object member of the one before, from
+ * the top-level object) starts in `text`, when that value is an object; -1 when it is not found.
+ * The first member of each name is taken: a caller checks what JSON.parse made of the same text.
+ */
+export function objectMemberAt(text: string, names: readonly string[]): number {
+  let i = skipSpace(text, 0);
+  for (const wanted of names) {
+    if (text.charCodeAt(i) !== 0x7b) return -1;
+    i = skipSpace(text, i + 1);
+    for (;;) {
+      if (text.charCodeAt(i) !== QUOTE) return -1;
+      const nameEnd = afterString(text, i);
+      const isWanted = text.slice(i + 1, nameEnd - 1) === wanted;
+      i = skipSpace(text, nameEnd);
+      if (text.charCodeAt(i) !== 0x3a) return -1;
+      i = skipSpace(text, i + 1);
+      if (isWanted) break;
+      i = skipSpace(text, afterValue(text, i));
+      if (text.charCodeAt(i) !== 0x2c) return -1;
+      i = skipSpace(text, i + 1);
+    }
+  }
+  return text.charCodeAt(i) === 0x7b ? i : -1;
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }

@@ -148,6 +148,11 @@ export function parseJSONCountingMembers(bytes: Uint8Array, role = '', { findSig
   } catch {
     throw new MetadataFormatError(role, '', 'file is not valid UTF-8');
   }
+  return parseTextCountingMembers(text, bytes.length === text.length, role, { findSignedSpan });
+}
+
+/** parseJSONCountingMembers on text already decoded; `ascii` when every character is ASCII (offsets are then bytes). */
+export function parseTextCountingMembers(text: string, ascii: boolean, role = '', { findSignedSpan = false } = {}): ParsedJSON {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -159,7 +164,7 @@ export function parseJSONCountingMembers(bytes: Uint8Array, role = '', { findSig
   }
   // A canonical `signed` (see canonical-span.ts) has no repeated name and no number to look at:
   // only the text around it is scanned, with `{}` in its place. All-ASCII text: offsets are bytes.
-  const span = findSignedSpan && bytes.length === text.length ? canonicalSignedSpan(text, MAX_DEPTH - 1) : undefined;
+  const span = findSignedSpan && ascii ? canonicalSignedSpan(text, MAX_DEPTH - 1) : undefined;
   const scanned = span ? scan(`${text.slice(0, span.start)}{}${text.slice(span.end)}`) : scan(text);
   const { suspiciousNumbers, maxDepth } = scanned;
   if (maxDepth > MAX_DEPTH) throw new MetadataFormatError(role, '', `JSON is nested ${maxDepth} levels deep, more than ${MAX_DEPTH}`);

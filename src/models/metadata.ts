@@ -1,5 +1,7 @@
 import { canonicalBytes, canonicalBytesCountingMembers } from '../crypto/canonical.js';
-import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON } from '../crypto/json.js';
+import { isAscii } from 'node:buffer';
+import { objectMemberAt } from '../crypto/canonical-span.js';
+import { checkMemberCount, countMembers, parseJSONCountingMembers, parseStrictJSON, parseTextCountingMembers } from '../crypto/json.js';
 import type { Signer } from '../crypto/signer.js';
 import { CanonicalJSONError, MetadataFormatError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { describe, FieldReader, type JSONObject } from './fields.js';
@@ -8,6 +10,7 @@ import { Root, type TopLevelRole } from './root.js';
 import type { Role } from './role.js';
 import { Snapshot } from './snapshot.js';
 import { Targets } from './targets.js';
+import { TargetsIndex } from './targets-index.js';
 import { Timestamp } from './timestamp.js';
 
 export type AnySigned = Root | Timestamp | Snapshot | Targets;
@@ -45,6 +48,12 @@ export interface VerificationResult {
 
 function isJSONObject(v: unknown): v is JSONObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isEmptyObject(v: unknown): boolean {
+  if (!isJSONObject(v)) return false;
+  for (const k in v) if (Object.hasOwn(v, k)) return false;
+  return true;
 }
 
 const PARSERS: { [K in SignedType]: (v: unknown, role?: string) => SignedOf<K> } = {
@@ -125,6 +134,10 @@ export class Metadata<T extends AnySigned = AnySigned> {
     type: K,
     role?: string,
   ): { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array } {
+    if (type === 'targets') {
+      const read = Metadata.readCanonicalTargets(bytes, role ?? type);
+      if (read) return read as { metadata: Metadata<SignedOf<K>>; signedBytes: Uint8Array };
+    }
     const parsed = parseJSONCountingMembers(bytes, role ?? type, { findSignedSpan: true });
     const value = parsed.value;
     const signed = isJSONObject(value) ? value.signed : undefined;
@@ -144,6 +157,37 @@ export class Metadata<T extends AnySigned = AnySigned> {
     const { bytes: signedBytes, members } = canonicalBytesCountingMembers(signed, 'signed', bytes.length);
     checkMemberCount(parsed, members + countMembers(value, signed));
     return { metadata: Metadata.fromJSON(value, type, role), signedBytes };
+  }
+
+  /**
+   * A targets role whose `signed` is canonical ASCII text, read with its target entries indexed in
+   * place (see targets-index.ts) and the rest parsed with `{}` standing for them. Undefined when the
+   * file is anything else, or wrong in any way: the general way then reads it, or says what is wrong.
+   */
+  private static readCanonicalTargets(bytes: Uint8Array, role: string): { metadata: Metadata<Targets>; signedBytes: Uint8Array } | undefined {
+    if (!isAscii(bytes)) return undefined;
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    const open = objectMemberAt(text, ['signed', 'targets']);
+    if (open < 0) return undefined;
+    const found = TargetsIndex.of(text, open, role);
+    if (!found) return undefined;
+    const rest = `${text.slice(0, open)}{}${text.slice(found.end)}`;
+    const removed = found.end - open - 2;
+    let value: unknown;
+    try {
+      const parsed = parseTextCountingMembers(rest, true, role, { findSignedSpan: true });
+      const span = parsed.signedSpan;
+      value = parsed.value;
+      const signed = isJSONObject(value) ? value.signed : undefined;
+      // The `{}` in `rest` must be the very `signed.targets` JSON.parse read, inside the canonical span.
+      if (!span || span.start >= open || span.end <= open || !isJSONObject(signed) || !isEmptyObject(signed.targets)) return undefined;
+      checkMemberCount(parsed, span.members + countMembers(value, signed));
+      const metadata = Metadata.fromJSON(value, 'targets', role);
+      Targets.withIndex(metadata.signed, found.index);
+      return { metadata, signedBytes: bytes.subarray(span.start, span.end + removed) };
+    } catch {
+      return undefined;
+    }
   }
 
   toJSON(): JSONObject {

@@ -2,6 +2,7 @@ import { copyHashMap, FieldReader, isHashMap, type JSONObject } from './fields.j
 import { TargetFile } from './files.js';
 import { Delegations } from './delegations.js';
 import { Signed, type SignedFields } from './signed.js';
+import { TargetsIndex } from './targets-index.js';
 
 /** A targets role (top-level or delegated): target files and optional delegations. */
 export class Targets extends Signed {
@@ -11,7 +12,7 @@ export class Targets extends Signed {
    * Entries read by fromJSON, all checked, whose TargetFile objects are not built yet: a client
    * reads a role of 100,000 targets to look up a few (see getTarget). Built on first use of `targets`.
    */
-  #unbuilt: Unbuilt | undefined;
+  #unbuilt: Unbuilt | TargetsIndex | undefined;
   #targets: Map<string, TargetFile>;
 
   constructor(fields: Partial<SignedFields> & { targets?: Map<string, TargetFile>; delegations?: Delegations } = {}) {
@@ -23,7 +24,10 @@ export class Targets extends Signed {
   /** Target path -> file, in the order of the file it was read from. */
   get targets(): Map<string, TargetFile> {
     const unbuilt = this.#unbuilt;
-    if (unbuilt) {
+    if (unbuilt instanceof TargetsIndex) {
+      this.#targets = new Map(unbuilt.entries());
+      this.#unbuilt = undefined;
+    } else if (unbuilt) {
       const built = new Map<string, TargetFile>();
       for (const path in unbuilt.entries) {
         if (Object.hasOwn(unbuilt.entries, path)) built.set(path, fileOf(unbuilt, path));
@@ -43,6 +47,7 @@ export class Targets extends Signed {
   getTarget(path: string): TargetFile | undefined {
     const unbuilt = this.#unbuilt;
     if (!unbuilt) return this.#targets.get(path);
+    if (unbuilt instanceof TargetsIndex) return unbuilt.get(path);
     if (!Object.hasOwn(unbuilt.entries, path)) return undefined;
     return fileOf(unbuilt, path);
   }
@@ -52,6 +57,10 @@ export class Targets extends Signed {
     const unbuilt = this.#unbuilt;
     if (!unbuilt) {
       yield* [...this.#targets.keys()];
+      return;
+    }
+    if (unbuilt instanceof TargetsIndex) {
+      yield* unbuilt.paths();
       return;
     }
     for (const path in unbuilt.entries) if (Object.hasOwn(unbuilt.entries, path)) yield path;
@@ -78,6 +87,15 @@ export class Targets extends Signed {
     const targets = new Targets({ ...common, delegations, unrecognized: r.unrecognized() });
     targets.#unbuilt = { entries, irregular };
     return targets;
+  }
+
+  /**
+   * @internal The entries of a role read with an empty `targets` object in place of its indexed
+   * canonical text (Metadata.fromBytesForVerification).
+   */
+  static withIndex(targets: Targets, index: TargetsIndex): void {
+    if (!targets.paths().next().done) throw new Error('withIndex: the role already lists targets');
+    targets.#unbuilt = index;
   }
 
   toJSON(): JSONObject {
