@@ -12,7 +12,6 @@ import { TargetFile } from './files.js';
 // the caller then reads the file the general way, which also explains what is wrong.
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 /** Levels above a target entry: the file's object, `signed` and `targets`. */
 const ENTRY_DEPTH = 3;
 /** Digits of the longest length taken here; longer ones (near 2^53) are left to the general way. */
@@ -213,6 +212,7 @@ class Indexer {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const SPECIAL = /[\x00-\x1f\\]/g;
 
 const HEX = new Uint8Array(128);
