@@ -263,7 +263,7 @@ export class Repository {
 
   /** Every role's version, expiry, signatures and problems. */
   async status(now = this.now()): Promise<RepositoryStatus> {
-    return repositoryStatus(this.reader(), now);
+    return repositoryStatus(this.reader(), now, (await readSettings(this.layout)).retiredVersions);
   }
 
   /** The path of the stored contents of a target. */
@@ -612,6 +612,11 @@ export class Repository {
         const role = await store.targets(name);
         meta.set(`${name}.json`, metaFor(role.signed.version, await store.bytes(name), this.settings.snapshotHashes));
       }
+      // Spec 5.5.5: clients refuse a snapshot that drops a role they saw listed, so removed roles
+      // stay listed at their last version (the file is gone: no length or hashes).
+      for (const [name, version] of Object.entries(round.settings.retiredVersions)) {
+        if (!meta.has(`${name}.json`)) meta.set(`${name}.json`, new MetaFile(version));
+      }
       md.signed.meta = meta;
       await round.setExpiry('snapshot', expiryAfter(round.now, this.settings.expiry.snapshot));
       await round.settle();
@@ -644,7 +649,8 @@ export class Repository {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
       await removeStaleRepositoryTempFiles(this.layout);
-      return await publishRepository(this.reader(), this.blobStore(), out, now, opts);
+      const settings = await readSettings(this.layout);
+      return await publishRepository(this.reader(), this.blobStore(settings), out, now, opts, settings.retiredVersions);
     } finally {
       await lock.release();
     }
