@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../src/errors.js';
+import type { Key } from '../src/models/key.js';
 import { isTopLevel } from '../src/repository/role-store.js';
-import { collect, openRepository, output, positiveInt, publicKeys, shortId } from './repo-common.js';
+import { collect, openRepository, output, positiveInt, publicKeys, shortId, signerFromOptions, type SignerOptions } from './repo-common.js';
 import { action } from './run.js';
 
 interface DelegateOptions {
@@ -143,6 +144,40 @@ export function registerDelegateCommands(program: Command): void {
         const repo = await openRepository(dir);
         const removed = await repo.removeDelegation(opts.from, opts.to);
         output(opts.json, { from: opts.from, removed }, () => `removed ${removed.length} role(s) delegated by "${opts.from}": ${removed.length <= 8 ? removed.join(', ') : `${removed[0]} … ${removed[removed.length - 1]}`}\n`);
+      }),
+    );
+  delegate
+    .command('rebin')
+    .description('re-bin the hash bins --prefix that --from delegates to into --bins bins, in place: targets move to their new bins, the old bins are removed (snapshot keeps listing them)')
+    .argument('<dir>', 'repository folder')
+    .requiredOption('--from <role>', 'delegating targets role')
+    .requiredOption('--prefix <name>', 'name prefix of the current bins (--to of delegate --bins)')
+    .requiredOption('--bins <n>', 'new number of bins (a power of two whose bin names have another number of hex digits)', positiveInt('--bins'))
+    .option('--key <file>', 'sign the new bins with this private key file (with --signer-command: the public key file)')
+    .option('--passphrase-env <var>', 'passphrase of an encrypted private key, from this environment variable')
+    .option('--signer-command <cmd>', 'sign the new bins with this program (see tufkit sign --help)')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (dir: string, opts: SignerOptions & { from: string; prefix: string; bins: number; json?: boolean }) => {
+        const repo = await openRepository(dir);
+        const signs = opts.key !== undefined || opts.signerCommand !== undefined;
+        // The new bins have the current bins' keys: a private key is matched against those.
+        const binKeys = async (): Promise<Key[]> => {
+          const bins = (await repo.targets(opts.from)).signed.delegations?.succinctRoles;
+          return bins ? repo.authorisedKeys(bins.binName(0)) : [];
+        };
+        const signer = signs ? await signerFromOptions(opts, binKeys) : undefined;
+        const r = await repo.rebin(opts.from, opts.prefix, opts.bins, signer);
+        const next = signs
+          ? `sign "${opts.from}", then run tufkit snapshot, timestamp and publish`
+          : `sign the new bins (tufkit sign ${dir} '${opts.prefix}-*') and "${opts.from}", then run tufkit snapshot, timestamp and publish`;
+        output(opts.json, r, () =>
+          [
+            `re-binned ${r.moved} target(s) of "${r.from}" from ${r.oldBins} to ${r.newBins} hash bins: ${r.created[0]} … ${r.created[r.created.length - 1]}${signs ? ' (signed)' : ''}`,
+            `${r.retired.length} old bins removed (snapshot keeps listing them); ${next}`,
+            '',
+          ].join('\n'),
+        );
       }),
     );
   keyChangeCommands(delegate, 'delegated');

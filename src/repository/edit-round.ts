@@ -80,11 +80,9 @@ export class EditRound {
 
   /** A new delegated targets role, first version (above any version the name had before). */
   create(name: string, md: Metadata<Targets>): void {
+    // The retired entry stays: settings are written before the roles, and a crash in between must
+    // not leave the name neither delegated nor retired (snapshot would drop it).
     md.signed.version = (this.settings.retiredVersions[name] ?? 0) + 1;
-    if (this.settings.retiredVersions[name] !== undefined) {
-      delete this.settings.retiredVersions[name];
-      this.settingsChanged = true;
-    }
     md.signed.expires = expiryAfter(this.now, this.settings.expiry.delegated);
     this.created.add(name);
     this.deleted.delete(name);

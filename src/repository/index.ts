@@ -10,6 +10,7 @@ export {
   type SignResult,
   type TargetInput,
 } from './repository.js';
+export { type RebinResult } from './rebin.js';
 export { RepoLayout, checkRoleName, checkDelegatedRoleName, checkTargetPath, publishedTargetName, publishedMetadataName } from './layout.js';
 export { DEFAULT_EXPIRY, type ExpiryPeriods, type RepoSettings } from './settings.js';
 export { parseDuration, formatDuration, formatRelative } from './durations.js';

@@ -227,9 +227,16 @@ class TargetPlacer {
 }
 
 /** Checks the repository, then writes what clients fetch into `out`. */
-export async function publishRepository(store: RoleStore, blobs: BlobStore, out: string, now: Date, opts: PublishOptions = {}): Promise<PublishResult> {
+export async function publishRepository(
+  store: RoleStore,
+  blobs: BlobStore,
+  out: string,
+  now: Date,
+  opts: PublishOptions = {},
+  retired: Readonly<Record<string, number>> = {},
+): Promise<PublishResult> {
   checkOutFolder(store.layout.dir, out);
-  const status = await repositoryStatus(store, now);
+  const status = await repositoryStatus(store, now, retired);
   if (!status.ready) throw problemError(status.problems[0]!, status.problems.length - 1);
   const consistent = status.consistentSnapshot;
   const tree = await store.tree();

@@ -20,6 +20,7 @@ import { BlobStore, removeStaleRepositoryTempFiles } from './blob-store.js';
 import { expiryAfter } from './durations.js';
 import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkDistinctFiles, checkTargetPath, checkTargetPathsDistinct, RepoLayout } from './layout.js';
+import { rebinSuccinct, type RebinResult } from './rebin.js';
 import { publishRepository, type FileProgress, type PublishOptions, type PublishResult } from './publish.js';
 import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
 import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
@@ -94,6 +95,13 @@ export interface SignResult {
 
 /** Anything that signs: a Signer, or an ExternalSigner whose key is found from its signature (empty keyid). */
 export type RoleSigner = Pick<Signer, 'keyid'> & { sign(data: Uint8Array, context?: { role?: string }): Promise<Uint8Array> };
+
+/** log2(bins), for a number of hash bins from 2 to MAX_BINS. */
+function binBitLength(bins: number): number {
+  const bitLength = Math.log2(bins);
+  if (!Number.isInteger(bitLength) || bitLength < 1 || bins > MAX_BINS) throw new UsageError(`number of hash bins must be a power of two from 2 to ${MAX_BINS}, got ${bins}`);
+  return bitLength;
+}
 
 function checkThreshold(threshold: number, keyCount: number, role: string): void {
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new UsageError(`threshold of role "${role}" must be a whole number of at least 1, got ${threshold}`);
@@ -263,7 +271,7 @@ export class Repository {
 
   /** Every role's version, expiry, signatures and problems. */
   async status(now = this.now()): Promise<RepositoryStatus> {
-    return repositoryStatus(this.reader(), now);
+    return repositoryStatus(this.reader(), now, (await readSettings(this.layout)).retiredVersions);
   }
 
   /** The path of the stored contents of a target. */
@@ -398,13 +406,7 @@ export class Repository {
       }
       if (new Set(spec.pathHashPrefixes).size !== spec.pathHashPrefixes.length) throw new UsageError('a path hash prefix is given twice');
     }
-    let bitLength = 0;
-    if (spec.bins !== undefined) {
-      bitLength = Math.log2(spec.bins);
-      if (!Number.isInteger(bitLength) || bitLength < 1 || spec.bins > MAX_BINS) {
-        throw new UsageError(`number of hash bins must be a power of two from 2 to ${MAX_BINS}, got ${spec.bins}`);
-      }
-    }
+    const bitLength = spec.bins !== undefined ? binBitLength(spec.bins) : 0;
     if (spec.bins !== undefined) checkDelegatedRoleName(`${spec.name}-${'0'.repeat(Math.ceil(bitLength / 4))}`);
     else checkDelegatedRoleName(spec.name);
 
@@ -475,6 +477,24 @@ export class Repository {
       }
       for (const r of removed) await round.delete(r);
       return [...removed];
+    });
+  }
+
+  /**
+   * Re-bins the hash bins `prefix-…` that `from` delegates to into `bins` bins, in place (see
+   * rebin.ts); signs the new bins when `signer` is given. The delegator then needs signing, then
+   * snapshot and timestamp, like any release.
+   */
+  async rebin(from: string, prefix: string, bins: number, signer?: RoleSigner): Promise<RebinResult> {
+    const bitLength = binBitLength(bins);
+    return this.mutate(async ({ round, store }) => {
+      const result = await rebinSuccinct(round, store, from, prefix, bitLength);
+      if (signer) {
+        if (signer.keyid) await authorisedKey(store, result.created[0]!, signer.keyid);
+        await round.settle();
+        for (const name of result.created) await signRole(store, round, name, signer);
+      }
+      return result;
     });
   }
 
@@ -612,6 +632,11 @@ export class Repository {
         const role = await store.targets(name);
         meta.set(`${name}.json`, metaFor(role.signed.version, await store.bytes(name), this.settings.snapshotHashes));
       }
+      // Spec 5.5.5: clients refuse a snapshot that drops a role they saw listed, so removed roles
+      // stay listed at their last version (the file is gone: no length or hashes).
+      for (const [name, version] of Object.entries(round.settings.retiredVersions)) {
+        if (!meta.has(`${name}.json`)) meta.set(`${name}.json`, new MetaFile(version));
+      }
       md.signed.meta = meta;
       await round.setExpiry('snapshot', expiryAfter(round.now, this.settings.expiry.snapshot));
       await round.settle();
@@ -644,7 +669,8 @@ export class Repository {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     try {
       await removeStaleRepositoryTempFiles(this.layout);
-      return await publishRepository(this.reader(), this.blobStore(), out, now, opts);
+      const settings = await readSettings(this.layout);
+      return await publishRepository(this.reader(), this.blobStore(settings), out, now, opts, settings.retiredVersions);
     } finally {
       await lock.release();
     }
@@ -676,8 +702,10 @@ export class Repository {
       }
       try {
         await blobs.flush(); // stored contents are durable before any role lists them
-        await this.write(store, writes);
+        // Before the roles: a crash between the two must not lose a removed role's last version
+        // (snapshot lists it for good); an entry for a role still delegated is harmless.
         if (round.settingsChanged) await writeFileAtomic(this.layout.settingsFile, settingsToBytes(round.settings));
+        await this.write(store, writes);
         for (const w of writes) if (!w.bytes) await removeFile(this.layout.roleFile(w.role));
         for (const hex of deadBlobs) await blobs.remove(hex);
         await blobs.flush();

@@ -22,7 +22,8 @@ export interface RepoSettings {
   snapshotHashes: boolean;
   /**
    * Last version of every delegated role that was removed: delegating the name again starts above
-   * it, so a client that still trusts the old role never sees its version go back.
+   * it, so a client that still trusts the old role never sees its version go back; snapshot lists
+   * the name at that version while it is not delegated (the entry stays when it is again).
    */
   retiredVersions: Record<string, number>;
 }

@@ -71,7 +71,8 @@ function metaMismatch(listed: MetaFile, version: number, bytes: Uint8Array, list
 }
 
 /** Every role's version, expiry and signatures, and every reason the repository cannot be published. */
-export async function repositoryStatus(store: RoleStore, now: Date): Promise<RepositoryStatus> {
+/** `retired`: the last version of every removed delegated role (RepoSettings.retiredVersions). */
+export async function repositoryStatus(store: RoleStore, now: Date, retired: Readonly<Record<string, number>> = {}): Promise<RepositoryStatus> {
   const tree = await store.tree();
   const names = ['root', 'timestamp', 'snapshot', ...tree.map((n) => n.name)];
   const roles: RoleStatus[] = [];
@@ -124,7 +125,7 @@ export async function repositoryStatus(store: RoleStore, now: Date): Promise<Rep
     if (!rootVersions.includes(n)) problem('root', 'root-history', `root version ${n} is missing from metadata/root_history: clients cannot walk from it to version ${current}`);
   }
 
-  // Snapshot must list exactly the current targets roles.
+  // Snapshot must list exactly the current targets roles, and the removed ones at their last version.
   const snapshot = await store.load('snapshot');
   const sv = snapshot.signed.version;
   for (const { name } of tree) {
@@ -138,8 +139,16 @@ export async function repositoryStatus(store: RoleStore, now: Date): Promise<Rep
     if (m) problem(name, m.kind, m.message);
   }
   const inTree = new Set(tree.map((n) => `${n.name}.json`));
-  for (const file of snapshot.signed.meta.keys()) {
-    if (!inTree.has(file)) problem('snapshot', 'version', `snapshot version ${sv} lists ${file}, which is not a role any more (run tufkit snapshot)`);
+  for (const [file, listed] of snapshot.signed.meta) {
+    if (inTree.has(file)) continue;
+    const last = retired[file.slice(0, -'.json'.length)];
+    if (last === undefined) problem('snapshot', 'version', `snapshot version ${sv} lists ${file}, which is not a role any more (run tufkit snapshot)`);
+    else if (listed.version !== last) problem('snapshot', 'version', `snapshot version ${sv} lists ${file} at version ${listed.version}, the removed role's last version is ${last} (run tufkit snapshot)`);
+  }
+  for (const [name, last] of Object.entries(retired)) {
+    if (!inTree.has(`${name}.json`) && !snapshot.signed.meta.has(`${name}.json`)) {
+      problem('snapshot', 'version', `snapshot version ${sv} does not list ${name}.json, the removed role (last version ${last}) that clients may still trust (run tufkit snapshot)`);
+    }
   }
 
   // Timestamp must name the snapshot as it is.

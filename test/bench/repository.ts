@@ -44,7 +44,7 @@ function row(label: string, ms: number, bytes: number | undefined, extra = ''): 
   return `  ${label.padEnd(44)} ${ms.toFixed(0).padStart(8)} ms ${rate}  ${extra}`;
 }
 
-async function generateFiles(dir: string, count = FILES): Promise<{ inputs: TargetInput[]; bytes: number }> {
+export async function generateFiles(dir: string, count = FILES): Promise<{ inputs: TargetInput[]; bytes: number }> {
   const inputs: TargetInput[] = [];
   let bytes = 0;
   const seed = randomBytes(64 * 1024);
