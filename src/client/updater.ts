@@ -353,7 +353,7 @@ export class Updater {
     }
     const meta = trusted.checkFinalTimestamp().signed.snapshotMeta;
     const file = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
-    const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength);
+    const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength, meta.length !== undefined);
     trusted.updateSnapshot(bytes, false, file);
     this.store.queueWrite('snapshot', bytes);
   }
@@ -382,7 +382,7 @@ export class Updater {
     const consistent = trusted.root.signed.consistentSnapshot;
     const file = consistent ? `${meta.version}.${name}.json` : `${name}.json`;
     const urlName = consistent ? `${meta.version}.${encodeURLSegment(name)}.json` : `${encodeURLSegment(name)}.json`;
-    const bytes = await fetchBytes(this.fetcher, this.metadataURL(urlName), maxLength);
+    const bytes = await fetchBytes(this.fetcher, this.metadataURL(urlName), maxLength, meta.length !== undefined);
     const md = trusted.updateDelegatedTargets(bytes, name, delegator, file);
     this.store.queueWrite(name, bytes);
     return md;

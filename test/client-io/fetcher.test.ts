@@ -166,3 +166,24 @@ describe('fetchBytes', () => {
     expect(produced).toBeLessThanOrEqual(6000);
   });
 });
+
+describe('fetchBytes with a length from signed metadata', () => {
+  const chunked = (total: number, size: number): Fetcher => ({
+    async *fetch() {
+      for (let at = 0; at < total; at += size) yield Buffer.alloc(Math.min(size, total - at), at / size);
+    },
+  });
+
+  it('gathers the body in one buffer, also past the part reserved up front, and returns exactly what came', async () => {
+    const total = 40 * 1024 * 1024 + 7;
+    const bytes = await fetchBytes(chunked(total, 1024 * 1024), 'http://x/big.json', total, true);
+    expect(bytes.length).toBe(total);
+    for (const at of [0, 1024 * 1024, 32 * 1024 * 1024 - 1, 32 * 1024 * 1024, total - 1]) expect(bytes[at]).toBe(Math.floor(at / (1024 * 1024)) % 256);
+    const short = await fetchBytes(chunked(1000, 300), 'http://x/short.json', 5000, true);
+    expect(Buffer.from(short)).toEqual(Buffer.concat([Buffer.alloc(300, 0), Buffer.alloc(300, 1), Buffer.alloc(300, 2), Buffer.alloc(100, 3)]));
+  });
+
+  it('still refuses a body longer than the length', async () => {
+    await expect(fetchBytes(chunked(1001, 300), 'http://x/long.json', 1000, true)).rejects.toThrow(DownloadLengthMismatchError);
+  });
+});
