@@ -341,7 +341,11 @@ export class Updater {
 
   /** Spec 5.5: the cached snapshot is used if it is the one timestamp names, else fetched. */
   private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
-    const cached = await this.readCached('snapshot', this.config.snapshotMaxLength);
+    const meta = trusted.checkFinalTimestamp().signed.snapshotMeta;
+    // The length timestamp signs is the cap, as for the download: a snapshot of thousands of bins
+    // can pass snapshotMaxLength, and its cached copy must not then be fetched again every time.
+    const maxLength = meta.length ?? this.config.snapshotMaxLength;
+    const cached = await this.readCached('snapshot', maxLength);
     if (cached) {
       const usable = this.tryCached(() => {
         trusted.updateSnapshot(cached, true);
@@ -351,9 +355,8 @@ export class Updater {
     } else if (this.config.offline) {
       throw missingCache(this.store.path('snapshot'));
     }
-    const meta = trusted.checkFinalTimestamp().signed.snapshotMeta;
     const file = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
-    const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), meta.length ?? this.config.snapshotMaxLength, meta.length !== undefined);
+    const bytes = await fetchBytes(this.fetcher, this.metadataURL(file), maxLength, meta.length !== undefined);
     trusted.updateSnapshot(bytes, false, file);
     this.store.queueWrite('snapshot', bytes);
   }

@@ -39,6 +39,19 @@ function publishedRoots(repo: TestRepo): Uint8Array[] {
   return Array.from({ length: repo.latestRootVersion }, (_, i) => repo.rootBytes(i + 1));
 }
 
+describe('a snapshot larger than snapshotMaxLength', () => {
+  it('is capped by the length timestamp gives, so its cached copy is used online and offline instead of fetched again', async () => {
+    const env = await withDelegatedTarget();
+    const small = { snapshotMaxLength: 64 };
+    await env.updater(small).refresh();
+    env.server.resetRequests();
+    await env.updater(small).refresh();
+    expect(env.server.paths.filter((p) => p.includes('snapshot'))).toEqual([]);
+    await env.updater({ ...small, offline: true }).refresh();
+    expect(env.server.paths.filter((p) => p.includes('snapshot'))).toEqual([]);
+  });
+});
+
 describe('offline verification', () => {
   it('verifies and looks targets up from the cache alone at a reference time, with no request', async () => {
     const env = await withDelegatedTarget();
