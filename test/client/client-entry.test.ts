@@ -7,8 +7,9 @@ import { cleanup, ensureBuilt, repoRoot, setup, tempDir } from '../helpers/clien
 import { utf8 } from '../helpers/repo.js';
 
 // "tufkit/client" is the package entry for an application that only updates: a fresh process
-// importing it loads no repository tooling, no signer and (for metadata of spec version 1.x.y) no
-// semver, and what it exports is exactly what "tufkit" exports under the same names.
+// importing it loads a bundle of the client (a few files instead of some forty modules) without
+// repository tooling, signers or (for metadata of spec version 1.x.y) semver, and what it exports
+// is exactly what "tufkit" exports under the same names (the two bundles share their chunks).
 
 afterEach(cleanup);
 beforeAll(ensureBuilt, 120_000);
@@ -54,10 +55,15 @@ describe('the tufkit/client entry point', () => {
     const { file, cjs } = JSON.parse(out) as { file: string; cjs: string[] };
     expect(await readFile(file, 'utf8')).toBe('the target\n');
     const loaded = (await readFile(loadedFile, 'utf8')).trim().split('\n');
-    // The hook saw the client's own modules, so an absence below means something.
-    expect(loaded.some((u) => u.endsWith('/dist/src/client-entry.js'))).toBe(true);
-    expect(loaded.some((u) => u.endsWith('/dist/src/client/updater.js'))).toBe(true);
-    expect(loaded.filter((u) => /\/dist\/src\/(repository\/|crypto\/signer\.js|index\.js)/.test(u))).toEqual([]);
+    // The entry is the bundle (dist/bundle, one file per entry plus shared chunks), nothing of dist/src.
+    const ours = loaded.filter((u) => u.includes('/dist/'));
+    expect(ours.some((u) => u.endsWith('/dist/bundle/client-entry.js'))).toBe(true);
+    expect(ours.filter((u) => !u.includes('/dist/bundle/') || u.endsWith('/dist/bundle/index.js'))).toEqual([]);
+    const code = await Promise.all([...new Set(ours)].map((u) => readFile(new URL(u), 'utf8')));
+    // What it loaded holds the updater (so an absence below means something), and no repository tooling or signer.
+    expect(code.some((c) => /\bUpdater = class\b/.test(c))).toBe(true);
+    expect(code.filter((c) => /\b(Repository|InMemorySigner|ExternalSigner) = class\b/.test(c))).toEqual([]);
+    expect(await readFile(path.join(repoRoot, 'dist', 'bundle', 'index.js'), 'utf8')).toMatch(/\bRepository = class\b/);
     expect(cjs.some((f) => f.includes(`${path.sep}undici${path.sep}`))).toBe(true);
     expect(cjs.filter((f) => f.includes(`${path.sep}semver${path.sep}`))).toEqual([]);
   }, 60_000);

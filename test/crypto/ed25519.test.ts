@@ -293,9 +293,14 @@ describe('backend choice', () => {
       const normal = run(`
         const { InMemorySigner, verifySignature, Updater } = await import(${dist('src/index.js')});
         await import(${dist('cli/repo.js')});
+        // The package entries (bundles) too: the noble backend is a chunk of its own there.
+        const bundled = await import(${dist('bundle/index.js')});
+        const client = await import(${dist('bundle/client-entry.js')});
         const signer = InMemorySigner.generate('ed25519');
         const data = new TextEncoder().encode('data');
-        if (!verifySignature(signer.publicKey, await signer.sign(data), data) || typeof Updater !== 'function') process.exit(3);
+        const sig = await signer.sign(data);
+        if (!verifySignature(signer.publicKey, sig, data) || typeof Updater !== 'function') process.exit(3);
+        if (!client.verifySignature(signer.publicKey, sig, data) || client.Updater !== bundled.Updater) process.exit(4);
         console.log('verified');`);
       expect(normal.out).toContain('verified');
       expect(normal.status).toBe(0);

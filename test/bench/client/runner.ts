@@ -71,8 +71,10 @@ interface Client {
 async function load(input: RunnerInput): Promise<Client> {
   const options = { metadataDir: input.metadataDir, metadataBaseUrl: input.metadataBaseUrl, targetBaseUrl: input.targetBaseUrl };
   if (input.client === 'tufkit') {
-    // The package's client entry, "tufkit/client" (what an application that only updates imports).
-    const { Updater } = await import('../../../src/client-entry.js');
+    // The package's client entry, "tufkit/client" (what an application that only updates imports:
+    // the bundle in dist/bundle). A variable keeps tsc from resolving the package's own output.
+    const entry = 'tufkit/client';
+    const { Updater } = (await import(entry)) as typeof import('../../../src/client-entry.js');
     const u = new Updater(options);
     return {
       refresh: () => u.refresh(),
