@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ClockRollbackError } from '../errors.js';
 import { formatExpires } from '../models/fields.js';
-import { isDiskFailure, readFileCapped, writeFileAtomic } from './atomic-file.js';
+import { isDiskFailure, readFileCapped } from './atomic-file.js';
 
 /** The newest time at which this metadata dir trusted metadata (not *.json: it is not metadata). */
 export const TIME_FILE = '.tufkit-time';
@@ -37,12 +37,6 @@ export async function checkClock(dir: string, now: Date, toleranceMs: number): P
     );
   }
   return newest;
-}
-
-/** Records `time` as the newest trusted time, unless a later one is already recorded. */
-export async function recordTrustedTime(dir: string, time: Date): Promise<void> {
-  const record = timeRecord(time, await readNewestTrustedTime(dir));
-  if (record) await writeFileAtomic(join(dir, TIME_FILE), record, undefined, { action: RECORD_TIME });
 }
 
 /**

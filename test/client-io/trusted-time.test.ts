@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkClock, readNewestTrustedTime, recordTrustedTime, TIME_FILE } from '../../src/client/trusted-time.js';
+import { checkClock, readNewestTrustedTime, TIME_FILE, timeRecord } from '../../src/client/trusted-time.js';
 import { ClockRollbackError } from '../../src/errors.js';
 
 let dir: string;
@@ -12,6 +12,12 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const t = (s: string): Date => new Date(s);
+
+/** What the updater does after a refresh (under the dir's lock): records `time` unless a later one is. */
+async function recordTrustedTime(dir: string, time: Date): Promise<void> {
+  const record = timeRecord(time, await readNewestTrustedTime(dir));
+  if (record) await writeFile(path.join(dir, TIME_FILE), record);
+}
 
 describe('newest trusted time', () => {
   it('is kept in a dot-file that is not *.json, and only moves forward', async () => {
