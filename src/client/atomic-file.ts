@@ -323,10 +323,10 @@ export async function removeAbandonedTempFiles(dir: string, idleMs: number, name
   );
 }
 
-/** The names of the temp files in `dir`; none when it cannot be read. */
-export async function listTempFiles(dir: string): Promise<string[]> {
+/** The names of the temp files in `dir` (names starting with one of `prefixes`); none when it cannot be read. */
+export async function listTempFiles(dir: string, prefixes: readonly string[] = [TEMP_PREFIX]): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX));
+    return (await readdir(dir)).filter((n) => prefixes.some((p) => n.startsWith(p)));
   } catch {
     return [];
   }

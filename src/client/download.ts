@@ -20,7 +20,7 @@ export interface DownloadOptions {
   resume?: boolean;
 }
 
-const PARTIAL_PREFIX = '.tufkit-partial-';
+export const PARTIAL_PREFIX = '.tufkit-partial-';
 
 /** The partial file of `info` for `path`: named after the target's length and hashes, so a new release never continues an old one. */
 function partialPathOf(path: string, info: TargetFile): string {
@@ -30,6 +30,12 @@ function partialPathOf(path: string, info: TargetFile): string {
 
 function partialStem(path: string): string {
   return `${PARTIAL_PREFIX}${basename(path).slice(0, 100)}-`;
+}
+
+/** The partial downloads of `path` (of any release) among the names of its folder. */
+export function partialsOf(path: string, names: readonly string[]): string[] {
+  const stem = partialStem(path);
+  return names.filter((n) => n.startsWith(stem));
 }
 
 /** A body verified as it streams, reporting progress and cancellation. */
@@ -138,9 +144,8 @@ export async function downloadResumable(fetcher: Fetcher, url: string, info: Tar
 /** Partial downloads of earlier releases of `path` (best effort: what a new release left behind). */
 async function removeOtherPartials(path: string): Promise<void> {
   const dir = dirname(path);
-  const stem = partialStem(path);
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(stem)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+  await Promise.all(partialsOf(path, names).map((n) => unlink(join(dir, n)).catch(() => undefined)));
 }
 
 /**

@@ -11,12 +11,24 @@ import {
   makeDir,
   readFileChunks,
   regularFileSize,
+  removeAbandonedTempFiles,
   removeAbandonedTempFilesOf,
+  TEMP_PREFIX,
   removeStaleTempFiles,
   writeFileAtomic,
 } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
-import { checkNotCancelled, downloadResumable, fetchVerifiedBytes, runLimited, targetStream, verifiedStream, type DownloadOptions } from './download.js';
+import {
+  checkNotCancelled,
+  downloadResumable,
+  fetchVerifiedBytes,
+  PARTIAL_PREFIX,
+  partialsOf,
+  runLimited,
+  targetStream,
+  verifiedStream,
+  type DownloadOptions,
+} from './download.js';
 import { fetchBytes, HttpFetcher, type Fetcher } from './fetcher.js';
 import { delegationWalk, findThroughDelegations } from './delegation-walk.js';
 import { DirLock } from './lock.js';
@@ -182,7 +194,10 @@ export class Updater {
       return path;
     }
     const verifier = new StreamingVerifier(info.length, info.hashes, `target "${info.path}" (${url})`);
-    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, await this.tempFilesIn(dirname(path)));
+    const leftovers = await this.tempFilesIn(dirname(path));
+    await removeAbandonedTempFilesOf(path, ABANDONED_DOWNLOAD_MS, leftovers);
+    // A resumable download of this path that failed and was left for as long is given up too.
+    await removeAbandonedTempFiles(dirname(path), ABANDONED_DOWNLOAD_MS, partialsOf(path, leftovers));
     const commit = (): void => {
       verifier.finish();
       checkNotCancelled(options.signal, info);
@@ -480,7 +495,7 @@ export class Updater {
 
   private tempFilesIn(dir: string): Promise<string[]> {
     let listing = this.downloadFolderTempFiles.get(dir);
-    if (!listing) this.downloadFolderTempFiles.set(dir, (listing = listTempFiles(dir)));
+    if (!listing) this.downloadFolderTempFiles.set(dir, (listing = listTempFiles(dir, [TEMP_PREFIX, PARTIAL_PREFIX])));
     return listing;
   }
 

@@ -152,4 +152,22 @@ describe('temp files of downloads that died', () => {
       ['.tufkit-tmp-downloaded-app.txt-ba9876543210', '.tufkit-tmp-downloaded-app.txt-notahexname', '.tufkit-tmp-downloaded-app.txt.sig-0123456789ab', 'downloaded-app.txt'].sort(),
     );
   });
+  it("removes a day-old partial download of the same target (a failed resumable one), keeps recent ones and other targets' ones", async () => {
+    const { mkdir, readdir, utimes } = await import('node:fs/promises');
+    const env = await withTarget();
+    const u = env.updater();
+    await u.refresh();
+    const info = (await u.getTargetInfo('dir/app.txt'))!;
+    const target = path.join(env.targetDir, 'downloaded-app.txt');
+    await mkdir(env.targetDir, { recursive: true });
+    const abandoned = ['.tufkit-partial-downloaded-app.txt-0123456789abcdef', '.tufkit-partial-downloaded-app.txt-fedcba9876543210'];
+    const recent = '.tufkit-partial-downloaded-app.txt-1111111111111111';
+    const otherTarget = '.tufkit-partial-downloaded-app.txt.sig-0123456789abcdef';
+    for (const f of [...abandoned, recent, otherTarget]) await writeFile(path.join(env.targetDir, f), 'half a download');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    for (const f of [...abandoned, otherTarget]) await utimes(path.join(env.targetDir, f), twoDaysAgo, twoDaysAgo);
+
+    expect(await readFile(await u.downloadTarget(info, target))).toEqual(Buffer.from(DATA));
+    expect((await readdir(env.targetDir)).sort()).toEqual([recent, otherTarget, 'downloaded-app.txt'].sort());
+  });
 });
