@@ -302,8 +302,8 @@ export class Updater {
     const trusted = new TrustedMetadataSet(rootBytes, referenceTime ?? now);
     if (!offline) await this.updateRoot(trusted);
     trusted.checkFinalRoot();
-    await this.updateTimestamp(trusted);
-    await this.updateSnapshot(trusted);
+    const cachedSnapshotLength = await this.updateTimestamp(trusted);
+    await this.updateSnapshot(trusted, cachedSnapshotLength);
     await this.loadTargetsRole(trusted, 'targets', 'root');
     const record = !referenceTime && !offline ? timeRecord(now, recorded) : undefined;
     if (record) this.store.queueFileWrite(TIME_FILE, record, RECORD_TIME);
@@ -337,9 +337,11 @@ export class Updater {
   }
 
   /** Spec 5.4: the cached timestamp is the rollback baseline; an equal version keeps it. */
-  private async updateTimestamp(trusted: TrustedMetadataSet): Promise<void> {
+  /** Spec 5.4; returns the length the cached timestamp gives its snapshot (the cached snapshot's, if any). */
+  private async updateTimestamp(trusted: TrustedMetadataSet): Promise<number | undefined> {
     const cached = await this.readCached('timestamp', this.config.timestampMaxLength);
     if (cached) this.tryCached(() => trusted.updateTimestamp(cached, true));
+    const cachedSnapshotLength = trusted.timestamp?.signed.snapshotMeta.length;
     if (this.config.offline) {
       if (!cached) throw missingCache(this.store.path('timestamp'));
     } else {
@@ -352,15 +354,17 @@ export class Updater {
       }
     }
     trusted.checkFinalTimestamp();
+    return cachedSnapshotLength;
   }
 
   /** Spec 5.5: the cached snapshot is used if it is the one timestamp names, else fetched. */
-  private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
+  private async updateSnapshot(trusted: TrustedMetadataSet, cachedLength: number | undefined): Promise<void> {
     const meta = trusted.checkFinalTimestamp().signed.snapshotMeta;
-    // The length timestamp signs is the cap, as for the download: a snapshot of thousands of bins
-    // can pass snapshotMaxLength, and its cached copy must not then be fetched again every time.
+    // The new snapshot is capped by the length timestamp signs. The cached one is read up to the
+    // length the previous timestamp gave it: a snapshot of thousands of bins can pass
+    // snapshotMaxLength, and a cached snapshot left unread would lose spec 5.5.5's rollback checks.
     const maxLength = meta.length ?? this.config.snapshotMaxLength;
-    const cached = await this.readCached('snapshot', maxLength);
+    const cached = await this.readCached('snapshot', Math.max(this.config.snapshotMaxLength, maxLength, cachedLength ?? 0));
     if (cached) {
       const usable = this.tryCached(() => {
         trusted.updateSnapshot(cached, true);

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ClockRollbackError, ExpiredMetadataError, LengthOrHashMismatchError } from '../../src/index.js';
+import { BadVersionError, ClockRollbackError, ExpiredMetadataError, LengthOrHashMismatchError } from '../../src/index.js';
 import {
   cleanup,
   ensureBuilt,
@@ -49,6 +49,14 @@ describe('a snapshot larger than snapshotMaxLength', () => {
     expect(env.server.paths.filter((p) => p.includes('snapshot'))).toEqual([]);
     await env.updater({ ...small, offline: true }).refresh();
     expect(env.server.paths.filter((p) => p.includes('snapshot'))).toEqual([]);
+  });
+
+  it('keeps its rollback checks when a new, smaller snapshot drops a role it listed (5.5.5)', async () => {
+    const env = await withDelegatedTarget();
+    const small = { snapshotMaxLength: 64 };
+    await env.updater(small).refresh();
+    await env.repo.publish({ snapshotMeta: (m) => void m.delete('role1.json') });
+    await expect(env.updater(small).refresh()).rejects.toBeInstanceOf(BadVersionError);
   });
 });
 
