@@ -21,7 +21,7 @@ const CONCURRENCY = 8;
 const HASH_ROUNDS = 3;
 
 /** Peak resident memory while `fn` runs (sampled every 20 ms, and at the end). */
-async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; peakRss: number }> {
+export async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; peakRss: number }> {
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const start = performance.now();
@@ -44,7 +44,7 @@ function row(label: string, ms: number, bytes: number | undefined, extra = ''): 
   return `  ${label.padEnd(44)} ${ms.toFixed(0).padStart(8)} ms ${rate}  ${extra}`;
 }
 
-async function generateFiles(dir: string, count = FILES): Promise<{ inputs: TargetInput[]; bytes: number }> {
+export async function generateFiles(dir: string, count = FILES): Promise<{ inputs: TargetInput[]; bytes: number }> {
   const inputs: TargetInput[] = [];
   let bytes = 0;
   const seed = randomBytes(64 * 1024);
