@@ -16,11 +16,14 @@ export interface RunResult {
   clientCpuMs: number;
 }
 
-/** `count` tufkit clients spread evenly over `workers` forked processes, each client starting from root v1 alone. */
+/**
+ * `count` tufkit clients spread evenly over `workers` forked processes, each client starting from
+ * root v1 alone, at most `inFlight` of each process's clients refreshing at once.
+ */
 export class ClientPool {
   private constructor(private readonly children: ChildProcess[]) {}
 
-  static async start(workDir: string, rootFile: string, count: number, workers: number, metadataBaseUrl: string, targetBaseUrl: string): Promise<ClientPool> {
+  static async start(workDir: string, rootFile: string, count: number, workers: number, inFlight: number, metadataBaseUrl: string, targetBaseUrl: string): Promise<ClientPool> {
     const dirs: string[][] = Array.from({ length: workers }, () => []);
     for (let i = 0; i < count; i++) {
       const dir = join(workDir, `client-${i}`);
@@ -35,7 +38,7 @@ export class ClientPool {
         const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(child);
         const ready = pool.next(child, 'ready');
-        child.send({ type: 'init', metadataDirs, metadataBaseUrl, targetBaseUrl } satisfies WorkerInit);
+        child.send({ type: 'init', metadataDirs, metadataBaseUrl, targetBaseUrl, inFlight } satisfies WorkerInit);
         await ready;
       }
     } catch (e) {

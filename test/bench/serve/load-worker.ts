@@ -1,9 +1,11 @@
 import { Updater } from '../../../src/client-entry.js';
 
 // One of the serve bench's client processes (forked with IPC). It keeps a set of tufkit clients,
-// each with its own metadata dir, and on each `run` message lets all of them refresh at once, each
-// in a loop, until each made `refreshes` refreshes or `seconds` passed; then it answers with every
-// refresh's latency. A refresh is what an application does to learn what is new: a fresh Updater
+// each with its own metadata dir, and on each `run` message lets all of them refresh, each in a
+// loop, until each made `refreshes` refreshes or `seconds` passed; then it answers with every
+// refresh's latency. At most `inFlight` refreshes run at once: the clients stand for machines of
+// their own, and a process running all of them at once would measure its own queue (and starve
+// bodies past the client's idle timeout) rather than a refresh. A refresh is what an application does to learn what is new: a fresh Updater
 // (as a new process would make), refresh(), and one lookup, which must find `lookupPath`.
 
 export interface WorkerInit {
@@ -11,6 +13,7 @@ export interface WorkerInit {
   metadataDirs: string[];
   metadataBaseUrl: string;
   targetBaseUrl: string;
+  inFlight: number;
 }
 
 export interface WorkerRun {
@@ -49,16 +52,21 @@ async function runAll(run: WorkerRun): Promise<WorkerResult> {
   let failures = 0;
   let firstFailure: string | undefined;
   const cpu0 = process.cpuUsage();
+  // Rounds over the clients: slot k takes clients k, k + inFlight, ... in each round.
+  const dirs = init!.metadataDirs;
+  const slots = Math.min(init!.inFlight, dirs.length);
   await Promise.all(
-    init!.metadataDirs.map(async (dir) => {
-      for (let i = 0; i < run.refreshes && performance.now() < deadline; i++) {
-        const start = performance.now();
-        try {
-          await refreshOnce(dir, run);
-          latenciesMs.push(performance.now() - start);
-        } catch (e) {
-          failures++;
-          firstFailure ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    Array.from({ length: slots }, async (_, slot) => {
+      for (let i = 0; i < run.refreshes; i++) {
+        for (let c = slot; c < dirs.length && performance.now() < deadline; c += slots) {
+          const start = performance.now();
+          try {
+            await refreshOnce(dirs[c]!, run);
+            latenciesMs.push(performance.now() - start);
+          } catch (e) {
+            failures++;
+            firstFailure ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+          }
         }
       }
     }),
