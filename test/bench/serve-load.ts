@@ -198,6 +198,8 @@ function traffic(entries: AccessEntry[]): Traffic {
 interface Phase {
   label: string;
   run: RunResult;
+  /** The access log's lines of the phase, and what they add up to. */
+  entries: AccessEntry[];
   traffic: Traffic;
   nginxCpuMs: number;
 }
@@ -207,7 +209,8 @@ async function phase(label: string, nginx: Nginx, body: () => Promise<RunResult>
   const cpu0 = await nginx.workerCpuMs();
   const run = await body();
   const nginxCpuMs = (await nginx.workerCpuMs()) - cpu0;
-  return { label, run, traffic: traffic(await nginx.takeLog()), nginxCpuMs };
+  const entries = await nginx.takeLog();
+  return { label, run, entries, traffic: traffic(entries), nginxCpuMs };
 }
 
 function phaseLines(p: Phase): string[] {
@@ -311,6 +314,7 @@ export async function benchServe(): Promise<void> {
       after.push(await phase(`after release ${r + 1}`, nginx, () => activePool.run({ lookupPath, refreshes: 1, seconds: SECONDS, snapshotVersion })));
     }
     // One phase for all releases: the refreshes right after each.
+    const entries = after.flatMap((p) => p.entries);
     const merged: Phase = {
       label: `right after a one-file release (${RELEASES} releases, one refresh per client after each)`,
       run: {
@@ -320,20 +324,10 @@ export async function benchServe(): Promise<void> {
         wallMs: after.reduce((a, p) => a + p.run.wallMs, 0),
         clientCpuMs: after.reduce((a, p) => a + p.run.clientCpuMs, 0),
       },
-      traffic: traffic([]),
+      entries,
+      traffic: traffic(entries),
       nginxCpuMs: after.reduce((a, p) => a + p.nginxCpuMs, 0),
     };
-    for (const p of after) {
-      merged.traffic.requests += p.traffic.requests;
-      merged.traffic.bytesSent += p.traffic.bytesSent;
-      merged.traffic.bodyBytes += p.traffic.bodyBytes;
-      for (const [k, t] of p.traffic.byKind) {
-        const slot = merged.traffic.byKind.get(k) ?? { requests: 0, bytesSent: 0 };
-        slot.requests += t.requests;
-        slot.bytesSent += t.bytesSent;
-        merged.traffic.byKind.set(k, slot);
-      }
-    }
     phases.push(merged);
     for (const p of phases) for (const line of phaseLines(p)) console.log(line);
     console.log(`  one-file releases (add, sign its bin, snapshot, timestamp, publish): ${releaseMs.map((ms) => `${fmt(ms / 1000, 2)} s`).join(', ')}`);
