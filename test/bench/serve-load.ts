@@ -242,6 +242,14 @@ export async function benchServe(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'tufkit-bench-serve-'));
   let nginx: Nginx | undefined;
   let pool: ClientPool | undefined;
+  const cleanUp = async (): Promise<void> => {
+    await pool?.stop(); // the clients write into `work` until they have exited
+    await nginx?.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  // Interrupted (Ctrl-C, kill), nothing below gets to its `finally`: clean up, then exit.
+  const onSignal = (signal: NodeJS.Signals): void => void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     console.log(`serve: ${versions()}; load average at start ${load()}`);
 
@@ -375,8 +383,7 @@ export async function benchServe(): Promise<void> {
     const failed = phases.reduce((a, p) => a + p.run.failures, 0);
     if (failed > 0) throw new Error(`serve bench: ${failed} refresh(es) failed (see above)`);
   } finally {
-    pool?.stop();
-    await nginx?.stop();
-    await rm(work, { recursive: true, force: true });
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await cleanUp();
   }
 }

@@ -42,7 +42,7 @@ export class ClientPool {
         await ready;
       }
     } catch (e) {
-      pool.stop();
+      await pool.stop();
       throw e;
     }
     return pool;
@@ -89,7 +89,15 @@ export class ClientPool {
     };
   }
 
-  stop(): void {
-    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  /** Ends the client processes; resolves once all have exited. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
   }
 }

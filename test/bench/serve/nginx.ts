@@ -109,15 +109,11 @@ export async function startNginx(root: string, rulesFile: string, run: string, w
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  // The bench interrupted (Ctrl-C, kill) must not leave nginx running: it runs in the foreground, so only we can stop it.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    child.kill('SIGTERM');
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
+  // nginx runs in the foreground, as our child: a bench that exits without stop() must not leave it running.
   const killOnExit = (): void => void child.kill('SIGTERM');
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal).once('exit', killOnExit);
+  process.once('exit', killOnExit);
   const stop = async (): Promise<void> => {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal).off('exit', killOnExit);
+    process.off('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
