@@ -21,7 +21,7 @@ const CONCURRENCY = 8;
 const HASH_ROUNDS = 3;
 
 /** Peak resident memory while `fn` runs (sampled every 20 ms, and at the end). */
-export async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; peakRss: number }> {
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; peakRss: number }> {
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const start = performance.now();
