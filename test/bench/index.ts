@@ -1,6 +1,7 @@
 import { benchCanonical } from './canonical.js';
 import { benchClient } from './client.js';
 import { benchPublish, benchRepository } from './repository.js';
+import { benchServe } from './serve-load.js';
 import { benchSignatures } from './signatures.js';
 
 // `npm run bench`: every section in order. `node dist/test/bench/index.js client [...]` runs only
@@ -12,6 +13,7 @@ const SECTIONS: Record<string, (options: string[]) => Promise<void>> = {
   repository: benchRepository,
   publish: benchPublish,
   client: benchClient,
+  serve: benchServe,
 };
 
 async function main(): Promise<void> {
