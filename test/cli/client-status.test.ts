@@ -42,18 +42,22 @@ describe('tufkit client status', () => {
   });
 
   it('exits 2 when stale (--max-staleness) or expired', async () => {
-    const env = await refreshed(new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000));
+    // One cache whose timestamp expires a few seconds from now, one that stays fresh: the staleness
+    // checks never race the expiry, however slow the machine.
+    const expiresAt = Math.ceil(Date.now() / 1000) * 1000 + 6000;
+    const expiring = await refreshed(new Date(expiresAt));
+    const env = await refreshed();
     await new Promise((r) => setTimeout(r, 1100));
     const stale = await runCli(statusArgs(env, '--max-staleness', '1'));
     expect(stale.code, stale.stderr).toBe(2);
     expect(stale.stdout).toMatch(/^state: stale$/m);
     expect((await runCli(statusArgs(env, '--max-staleness', '3600'))).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 3000));
-    const expired = await runCli(statusArgs(env));
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 200)));
+    const expired = await runCli(statusArgs(expiring));
     expect(expired.code, expired.stderr).toBe(2);
     expect(expired.stdout).toMatch(/^state: expired$/m);
     expect(expired.stdout).toMatch(/^earliest expiry: timestamp at /m);
-  });
+  }, 30_000);
 
   it('exits 1 naming the role when the cache does not verify', async () => {
     const env = await refreshed();
