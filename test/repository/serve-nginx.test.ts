@@ -1,12 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS_FILE, NGINX_FILE } from '../../src/repository/publish.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { addFileTargets, keyOf, newSigner, removeTemps, tempDir, tufkitClient } from './helpers.js';
+import { freePort, nginxBinary } from '../helpers/nginx.js';
 
 // A published repository served by a real nginx (the Debian package) on 127.0.0.1 with the
 // caching rules `tufkit publish` writes: versioned metadata and HASH.name targets cacheable for
@@ -16,23 +16,6 @@ import { addFileTargets, keyOf, newSigner, removeTemps, tempDir, tufkitClient } 
 const KEY = newSigner();
 const FOREVER = 'public, max-age=31536000, immutable';
 
-function nginxBinary(): string {
-  for (const candidate of ['nginx', '/usr/sbin/nginx']) {
-    if (spawnSync(candidate, ['-v'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  throw new Error('nginx is needed for this test and is not installed: apt-get install nginx (Debian/Ubuntu)');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let repo: Repository;
 let base: string;
@@ -52,7 +35,7 @@ async function add(files: Record<string, string>): Promise<void> {
 }
 
 beforeAll(async () => {
-  const bin = nginxBinary();
+  const bin = nginxBinary('this test');
   base = await tempDir('tufkit-nginx-');
   out = path.join(base, 'out');
   const k = keyOf(KEY);

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort, nginxBinary } from '../../helpers/nginx.js';
 
 // The Debian nginx package serving a published folder on 127.0.0.1 with the caching rules
 // `tufkit publish` wrote (OUT/tufkit-nginx.conf), and an access log of what it sent to whom.
@@ -26,23 +26,6 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export function nginxBinary(): string {
-  for (const candidate of ['nginx', '/usr/sbin/nginx']) {
-    if (spawnSync(candidate, ['-v'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  throw new Error('the serve bench needs nginx, which is not installed: apt-get install nginx (Debian/Ubuntu)');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Fields 14 and 15 of /proc/PID/stat (utime, stime) in ms; the name field may hold spaces, so split after its ')'. */
 async function cpuMsOf(pid: number): Promise<number> {
@@ -70,7 +53,7 @@ async function childrenOf(ppid: number): Promise<number[]> {
  * document root and `root/tufkit-nginx.conf` included, its pid, logs and temp folders under `run`.
  */
 export async function startNginx(root: string, rulesFile: string, run: string, workers: number): Promise<Nginx> {
-  const bin = nginxBinary();
+  const bin = nginxBinary('the serve bench');
   const version = (spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr ?? '').trim().replace(/^nginx version: /, '');
   const port = await freePort();
   await mkdir(run, { recursive: true });
