@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DownloadLengthMismatchError, LengthOrHashMismatchError } from '../../src/index.js';
+import { DownloadLengthMismatchError, LengthOrHashMismatchError, type TargetFile, type Updater } from '../../src/index.js';
 import { cleanup, listTree, setup, type Env } from '../helpers/client.js';
 import { sha256, utf8, type TestRepo } from '../helpers/repo.js';
 
@@ -131,14 +131,18 @@ describe('target download (spec 5.7)', () => {
 });
 
 describe('temp files of downloads that died', () => {
-  it("removes a day-old temp file of the same target, keeps recent ones and other targets' ones", async () => {
-    const { mkdir, readdir, utimes } = await import('node:fs/promises');
+  /** A refreshed updater, the target to download, and where (its folder made). */
+  async function beforeDownload(): Promise<{ env: Env; u: Updater; info: TargetFile; target: string }> {
     const env = await withTarget();
     const u = env.updater();
     await u.refresh();
     const info = (await u.getTargetInfo('dir/app.txt'))!;
-    const target = path.join(env.targetDir, 'downloaded-app.txt');
     await mkdir(env.targetDir, { recursive: true });
+    return { env, u, info, target: path.join(env.targetDir, 'downloaded-app.txt') };
+  }
+
+  it("removes a day-old temp file of the same target, keeps recent ones and other targets' ones", async () => {
+    const { env, u, info, target } = await beforeDownload();
     const abandoned = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt-0123456789ab');
     const recent = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt-ba9876543210');
     const otherTarget = path.join(env.targetDir, '.tufkit-tmp-downloaded-app.txt.sig-0123456789ab');
@@ -153,13 +157,7 @@ describe('temp files of downloads that died', () => {
     );
   });
   it("removes a day-old partial download of the same target (a failed resumable one), keeps recent ones and other targets' ones", async () => {
-    const { mkdir, readdir, utimes } = await import('node:fs/promises');
-    const env = await withTarget();
-    const u = env.updater();
-    await u.refresh();
-    const info = (await u.getTargetInfo('dir/app.txt'))!;
-    const target = path.join(env.targetDir, 'downloaded-app.txt');
-    await mkdir(env.targetDir, { recursive: true });
+    const { env, u, info, target } = await beforeDownload();
     const abandoned = ['.tufkit-partial-downloaded-app.txt-0123456789abcdef', '.tufkit-partial-downloaded-app.txt-fedcba9876543210'];
     const recent = '.tufkit-partial-downloaded-app.txt-1111111111111111';
     const otherTarget = '.tufkit-partial-downloaded-app.txt.sig-0123456789abcdef';
