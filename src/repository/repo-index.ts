@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { isErrno, readFileCapped, writeFileAtomic } from '../client/atomic-file.js';
+import { isErrno, readFileCapped, removeStaleTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { canonicalBytes } from '../crypto/canonical.js';
 import type { Delegations } from '../models/delegations.js';
 import type { TargetFile } from '../models/files.js';
@@ -598,6 +598,7 @@ export class RepoIndex {
     if (!this.changed) return;
     const genDir = join(this.dir, this.gen);
     await mkdir(genDir, { recursive: true });
+    await removeStaleTempFiles(genDir); // of a killed save (save runs under the repository's lock)
     const ids = this.fresh ? [...this.shards.keys()] : [...this.dirtyShards];
     const files: [string, Uint8Array][] = [];
     for (const id of ids) {
@@ -622,9 +623,8 @@ export class RepoIndex {
       roles: Object.fromEntries(this.roles),
     };
     await writeFileAtomic(join(this.dir, MAIN_FILE), Buffer.from(JSON.stringify(main)));
-    if (this.fresh) {
-      for (const d of await readdir(this.dir)) if (/^g-[0-9a-f]{12}$/.test(d) && d !== this.gen) await rm(join(this.dir, d), { recursive: true, force: true });
-    }
+    // Shard folders of earlier indexes, or of a rebuild killed before its index.json.
+    for (const d of await readdir(this.dir)) if (/^g-[0-9a-f]{12}$/.test(d) && d !== this.gen) await rm(join(this.dir, d), { recursive: true, force: true });
     this.fresh = false;
     this.dirtyShards.clear();
     this.changed = false;
