@@ -144,9 +144,19 @@ function timed(cmd: string, args: string[]): number {
 }
 
 const CLI = fileURLToPath(new URL('../../cli/tufkit.js', import.meta.url));
-/** Loaded into each CLI run: writes its peak RSS (bytes) to TUFKIT_BENCH_RSS_FILE on exit. */
+/**
+ * Loaded into each CLI run: writes its peak RSS (bytes) to TUFKIT_BENCH_RSS_FILE on exit. Linux's
+ * VmHWM, not getrusage: a child's ru_maxrss starts from the RSS of the process that spawned it
+ * (the bench, holding a whole generated repository).
+ */
 const RSS_PRELOAD = `const fs = require('node:fs');
-process.on('exit', () => { const f = process.env.TUFKIT_BENCH_RSS_FILE; if (f) fs.writeFileSync(f, String(process.resourceUsage().maxRSS * 1024)); });
+process.on('exit', () => {
+  const f = process.env.TUFKIT_BENCH_RSS_FILE;
+  if (!f) return;
+  let kb = process.resourceUsage().maxRSS;
+  try { kb = Number(/VmHWM:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]); } catch {}
+  fs.writeFileSync(f, String(kb * 1024));
+});
 `;
 
 interface CliRun {
