@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { isErrno, readFileCapped, removeStaleTempFiles, writeFileAtomic } from '../client/atomic-file.js';
+import { readFileCapped, removeStaleTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { canonicalBytes } from '../crypto/canonical.js';
 import type { Delegations } from '../models/delegations.js';
 import type { TargetFile } from '../models/files.js';
@@ -180,9 +180,19 @@ function listingsOf(rec: PathRecord): Listing[] {
   return out;
 }
 
+/** index.json: the sha256 of the JSON text on the first line, the JSON on the second (a damaged file is not used). */
+function mainFileBytes(main: MainFile): Uint8Array {
+  const json = JSON.stringify(main);
+  return Buffer.from(`${digestHex(json)}\n${json}`);
+}
+
 function parseMain(bytes: Uint8Array): MainFile | undefined {
   try {
-    const m = JSON.parse(Buffer.from(bytes).toString('utf8')) as MainFile;
+    const text = Buffer.from(bytes).toString('utf8');
+    const nl = text.indexOf('\n');
+    const json = text.slice(nl + 1);
+    if (nl !== 64 || digestHex(json) !== text.slice(0, 64)) return undefined;
+    const m = JSON.parse(json) as MainFile;
     if (m?.format !== FORMAT || typeof m.gen !== 'string' || !/^g-[0-9a-f]{12}$/.test(m.gen) || typeof m.roles !== 'object' || typeof m.shards !== 'object' || !Array.isArray(m.problems)) return undefined;
     return m;
   } catch {
@@ -238,8 +248,8 @@ export class RepoIndex {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await readFileCapped(join(this.dir, MAIN_FILE), MAX_INDEX_FILE);
-    } catch (e) {
-      if (!isErrno(e, 'ENOTDIR', 'EISDIR')) throw e;
+    } catch {
+      return 'index.json cannot be read'; // a folder or FIFO in its place, say: save() replaces it or says why not
     }
     if (!bytes) return 'no index';
     const main = parseMain(bytes);
@@ -379,8 +389,8 @@ export class RepoIndex {
       let bytes: Uint8Array | undefined;
       try {
         bytes = await readFileCapped(join(this.dir, this.gen, `${id}.json`), MAX_INDEX_FILE);
-      } catch (e) {
-        if (!isErrno(e, 'ENOTDIR', 'EISDIR')) throw e;
+      } catch {
+        bytes = undefined; // unreadable: rebuilt like a damaged one
       }
       if (!bytes || digestHex(bytes).slice(0, 32) !== want) {
         this.rebuiltBecause = `shard ${id} is missing or damaged`;
@@ -622,7 +632,7 @@ export class RepoIndex {
       ...(this.out !== undefined ? { out: this.out } : {}),
       roles: Object.fromEntries(this.roles),
     };
-    await writeFileAtomic(join(this.dir, MAIN_FILE), Buffer.from(JSON.stringify(main)));
+    await writeFileAtomic(join(this.dir, MAIN_FILE), mainFileBytes(main));
     // Shard folders of earlier indexes, or of a rebuild killed before its index.json.
     for (const d of await readdir(this.dir)) if (/^g-[0-9a-f]{12}$/.test(d) && d !== this.gen) await rm(join(this.dir, d), { recursive: true, force: true });
     this.fresh = false;

@@ -157,6 +157,14 @@ describe('an index that does not match the role files is rebuilt, never trusted'
     await expectSnapshotMatchesFiles(repo);
     const result = await repo.publish(out);
     expect(result.written).toContain('metadata/timestamp.json');
+
+    // Still JSON, but not what was written: every bin claims version 99.
+    const indexFile = path.join(repo.dir, 'index/index.json');
+    const text = await readFile(indexFile, 'utf8');
+    expect(text).toMatch(/"v":1,/);
+    await writeFile(indexFile, text.replace(/"v":\d+,/g, '"v":99,'));
+    await repo.updateSnapshot(KEY);
+    await expectSnapshotMatchesFiles(repo);
   });
 
   it('restored from before the last command (killed between the role write and the index write): snapshot lists the new bin, publish refuses it unsigned', async () => {
