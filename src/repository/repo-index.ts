@@ -63,12 +63,15 @@ interface RoleEntry {
   /** Number of targets listed. */
   n: number;
   del?: DelegationSummary;
-  /** Digest of the authorisation the verdict was judged against, its valid and ignored keyids. */
+  /** Digest of the authorisation the verdict was judged against; positions of the valid keyids in its list; ignored keyids. */
   auth?: string;
-  ok?: string[];
+  ok?: number[];
   ig?: string[];
-  /** Stat identity and sha256 of its published file in `out`, when last published or found there. */
-  pub?: [string, string];
+  /**
+   * Stat identity of its published file in `out` when it held this entry's bytes (found there or
+   * written). A new entry (the role written again, or the index rebuilt) has none.
+   */
+  pub?: string;
 }
 
 interface MainFile {
@@ -229,10 +232,12 @@ export class RepoIndex {
   }
 
   /**
-   * The index of the repository `store` reads, checked against every targets role file's stat,
-   * rebuilt (in memory; save() writes it) when it does not match. `store` must hold no edits yet.
+   * The index of the repository in `layout`, checked against every targets role file's stat,
+   * rebuilt (in memory; save() writes it) from the role files when it does not match. Reads the
+   * files on disk: a command may open it after editing roles in memory.
    */
-  static async open(store: RoleStore, alg: string, longestHex: number): Promise<RepoIndex> {
+  static async open(layout: RepoLayout, alg: string, longestHex: number): Promise<RepoIndex> {
+    const store = new RoleStore(layout);
     const root = await store.load('root');
     const index = new RepoIndex(store.layout, root.signed.consistentSnapshot === true, alg, longestHex);
     const why = await index.load();
@@ -346,7 +351,7 @@ export class RepoIndex {
     let d = byRole.get(memo);
     if (!d) {
       const keys = auth.role.keyids.map((k) => [k, auth.keys.get(k)?.toJSON() ?? null]);
-      d = digestHex(canonicalBytes({ threshold: auth.role.threshold, keys: Object.fromEntries(keys) } as never, 'authorisation')).slice(0, 32);
+      d = digestHex(canonicalBytes({ threshold: auth.role.threshold, keyids: auth.role.keyids, keys: Object.fromEntries(keys) } as never, 'authorisation')).slice(0, 32);
       byRole.set(memo, d);
     }
     return d;
@@ -356,7 +361,7 @@ export class RepoIndex {
     const auth = await store.authorisation(name);
     const sig = signatureStatus(name, md, auth);
     entry.auth = this.authDigest(auth);
-    entry.ok = sig.valid;
+    entry.ok = sig.valid.map((k) => auth.role.keyids.indexOf(k));
     if (sig.ignored.length > 0) entry.ig = sig.ignored;
     else delete entry.ig;
     this.changed = true;
@@ -371,7 +376,7 @@ export class RepoIndex {
     if (!entry) throw new RepositoryError(`internal: role "${name}" is not in the repository index`);
     const auth = await store.authorisation(name);
     if (entry.auth !== this.authDigest(auth) || !entry.ok) await this.judge(name, entry, await store.load(name), store);
-    const valid = entry.ok!;
+    const valid = entry.ok!.map((i) => auth.role.keyids[i]!);
     const missing = auth.role.keyids.filter((k) => !valid.includes(k));
     const verified = valid.length >= auth.role.threshold;
     return { role: name, threshold: auth.role.threshold, valid: [...valid], missing, verified, ignored: [...(entry.ig ?? [])], previous: undefined, complete: verified };
@@ -548,11 +553,11 @@ export class RepoIndex {
 
   // ---- publishing --------------------------------------------------------------------------
 
-  /** Whether `file` (role `name`'s published copy in `out`) is as recorded when it last matched the role's current bytes. */
+  /** Whether `file` (role `name`'s published copy in `out`) is as recorded when it last held the role's current bytes. */
   publishedSame(name: string, out: string, file: string): boolean {
     const e = this.roles.get(name);
     if (!e?.pub || this.out !== out) return false;
-    return e.pub[1] === e.sha && statIdentity(file) === e.pub[0];
+    return statIdentity(file) === e.pub;
   }
 
   /** Records that `file` in `out` now holds role `name`'s current bytes. */
@@ -563,7 +568,7 @@ export class RepoIndex {
     }
     const e = this.roles.get(name);
     const id = statIdentity(file);
-    if (e && id) e.pub = [id, e.sha];
+    if (e && id) e.pub = id;
     this.changed = true;
   }
 

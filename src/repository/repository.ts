@@ -138,9 +138,13 @@ export class Repository {
   /** A reader that takes the delegation tree, versions and verdicts of targets roles from the index. */
   private async indexedReader(settings = this.settings): Promise<{ store: RoleStore; index: RepoIndex }> {
     const store = this.reader();
-    const index = await RepoIndex.open(store, settings.targetHashes[0]!, longestDigestHex(settings.targetHashes));
-    store.index = index;
+    const index = await this.openIndex(settings);
+    store.index = async () => index;
     return { store, index };
+  }
+
+  private openIndex(settings: RepoSettings): Promise<RepoIndex> {
+    return RepoIndex.open(this.layout, settings.targetHashes[0]!, longestDigestHex(settings.targetHashes));
   }
 
   private blobStore(settings = this.settings): BlobStore {
@@ -361,7 +365,8 @@ export class Repository {
   /** Removes targets; each path must be listed by `role`, or (without it) by exactly one role. */
   async removeTargets(paths: string[], opts: { role?: string } = {}): Promise<{ path: string; role: string }[]> {
     if (paths.length === 0) throw new UsageError('no target paths given');
-    return this.mutate(async ({ round, store, blobs, index }) => {
+    return this.mutate(async ({ round, store, blobs, index: openIndex }) => {
+      const index = await openIndex();
       const plan: { path: string; role: string }[] = [];
       for (const path of paths) {
         if (opts.role !== undefined) {
@@ -614,7 +619,8 @@ export class Repository {
    * snapshot, valid for the snapshot period; signs it when `signer` is given.
    */
   async updateSnapshot(signer?: RoleSigner): Promise<number> {
-    return this.mutate(async ({ round, store, index }) => {
+    return this.mutate(async ({ round, store, index: openIndex }) => {
+      const index = await openIndex();
       if (signer?.keyid) await authorisedKey(store, 'snapshot', signer.keyid);
       const md = (await round.edit('snapshot')) as Metadata<Snapshot>;
       const meta = new Map<string, MetaFile>();
@@ -667,14 +673,18 @@ export class Repository {
 
   // ---- the write path ------------------------------------------------------------------------
 
-  private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore; index: RepoIndex }) => Promise<T>): Promise<T> {
+  private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore; index: () => Promise<RepoIndex> }) => Promise<T>): Promise<T> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     let blobs: BlobStore | undefined;
     try {
       await removeStaleRepositoryTempFiles(this.layout);
       const settings = await readSettings(this.layout);
       this.settings = settings;
-      const { store, index } = await this.indexedReader(settings);
+      const store = this.reader();
+      // Opened when first needed: a command that changes no targets role never stats them all.
+      let opening: Promise<RepoIndex> | undefined;
+      const index = (): Promise<RepoIndex> => (opening ??= this.openIndex(settings));
+      store.index = index;
       blobs = this.blobStore(settings);
       await removeUnfinishedBlobs(index, blobs);
       const round = new EditRound(store, structuredClone(settings), this.now());
@@ -684,8 +694,8 @@ export class Repository {
       try {
         result = await fn({ round, store, blobs, index });
         writes = await round.plan();
-        await index.apply(round, writes, store);
-        deadBlobs = await unreferenced(index, round.blobCandidates);
+        if (writes.some((w) => w.role === 'targets' || !isTopLevel(w.role))) await (await index()).apply(round, writes, store);
+        deadBlobs = round.blobCandidates.size > 0 ? await unreferenced(await index(), round.blobCandidates) : [];
       } catch (e) {
         await blobs.rollback();
         throw e;
@@ -696,7 +706,7 @@ export class Repository {
         if (round.settingsChanged) await writeFileAtomic(this.layout.settingsFile, settingsToBytes(round.settings));
         for (const w of writes) if (!w.bytes) await removeFile(this.layout.roleFile(w.role));
         // After the roles: a crash in between leaves an index whose stats do not match, rebuilt next time.
-        await index.save();
+        if (opening) await (await opening).save();
         for (const hex of deadBlobs) await blobs.remove(hex);
         await blobs.flush();
         await blobs.closeJournal();
@@ -728,10 +738,10 @@ export class Repository {
 }
 
 /** Deletes the blobs a killed command created that no role names (see BlobStore.JOURNAL). */
-async function removeUnfinishedBlobs(index: RepoIndex, blobs: BlobStore): Promise<void> {
+async function removeUnfinishedBlobs(index: () => Promise<RepoIndex>, blobs: BlobStore): Promise<void> {
   const created = await blobs.unfinished();
   if (created.length === 0) return;
-  for (const hex of await unreferenced(index, new Set(created))) await blobs.remove(hex);
+  for (const hex of await unreferenced(await index(), new Set(created))) await blobs.remove(hex);
   await blobs.flush();
   await blobs.closeJournal();
 }

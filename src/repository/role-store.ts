@@ -77,14 +77,21 @@ export class RoleStore {
   private readonly raw = new Map<string, Uint8Array>();
   private readonly history = new Map<number, Metadata<Root>>();
   private historyVersions: number[] | undefined;
-  /** When set, the delegations of roles not read yet come from it (the tree without reading every bin). */
-  index: RoleIndex | undefined;
+  /**
+   * When set, opens the repository index, which then gives the delegations of roles not read yet
+   * (the tree without reading every bin). Opened on first need: a command that never walks the
+   * tree (timestamp, signing one bin) does not open it for that.
+   */
+  index: (() => Promise<RoleIndex>) | undefined;
 
   constructor(readonly layout: RepoLayout) {}
 
   /** The roles `name` delegates to: from its metadata once read (edits included), else from the index. */
   async delegation(name: string): Promise<ChildRoles | undefined> {
-    if (!this.mds.has(name) && this.index?.has(name)) return this.index.delegation(name);
+    if (!this.mds.has(name) && name !== 'targets' && this.index) {
+      const index = await this.index();
+      if (index.has(name)) return index.delegation(name);
+    }
     return childRolesOf((await this.targets(name)).signed.delegations);
   }
 
