@@ -14,13 +14,14 @@ import { action } from './run.js';
 
 /** Role names, where a name with `*` or `?` stands for every role it matches ("bins-*"). */
 async function expandRoles(repo: Repository, patterns: string[]): Promise<string[]> {
-  const all = await repo.roleNames();
+  let all: string[] | undefined; // listed only for a pattern (with 16,384 bins, a stat of each)
   const out: string[] = [];
   for (const p of patterns) {
     if (!/[*?[]/.test(p)) {
       out.push(p);
       continue;
     }
+    all ??= await repo.roleNames();
     const matched = all.filter((n) => matchesPathPattern(n, p));
     if (matched.length === 0) throw new RoleNotFoundError(`no role matches "${p}"`);
     out.push(...matched);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir, isErrno, removeStaleTempFiles, TEMP_PREFIX } from '../client/atomic-file.js';
-import type { RepoLayout } from './layout.js';
+import { INDEX_DIR, type RepoLayout } from './layout.js';
 import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
 
 /**
@@ -12,7 +12,7 @@ import { CHUNK, hashFile, type FileDigest } from './targets-hashing.js';
  * command that writes there holds it, so no live command owns any of them.
  */
 export async function removeStaleRepositoryTempFiles(layout: RepoLayout): Promise<void> {
-  for (const dir of [layout.dir, layout.metadataDir, layout.rootHistoryDir, layout.blobsDir]) await removeStaleTempFiles(dir);
+  for (const dir of [layout.dir, layout.metadataDir, layout.rootHistoryDir, layout.blobsDir, join(layout.dir, INDEX_DIR)]) await removeStaleTempFiles(dir);
 }
 
 /** A node:fs callback call as a promise. */

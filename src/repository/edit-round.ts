@@ -73,6 +73,16 @@ export class EditRound {
     return this.store.load('root');
   }
 
+  /**
+   * How a written role stood before this command, for what changed in it: null for a role this
+   * command created, the original for one whose signed part it edited, undefined for one it only
+   * signed (its signed part is as before).
+   */
+  before(name: string): Metadata | null | undefined {
+    if (this.created.has(name)) return null;
+    return this.touched.get(name)?.original;
+  }
+
   /** The role as it was before this command. */
   async original(name: string): Promise<Metadata> {
     return this.touched.get(name)?.original ?? this.store.load(name);

@@ -17,6 +17,8 @@ import { TOP_LEVEL_ROLES } from '../models/root.js';
  *                                           configured algorithm: two roles may list one path with
  *                                           different contents, and no target path ever becomes a
  *                                           path on disk here
+ *   DIR/index/                              what tufkit knows of every targets role without reading
+ *                                           it (see repo-index.ts): a cache, rebuilt when it does not match
  *   DIR/.tufkit.lock                        held while a command changes the folder
  *
  * Role names are restricted (see checkRoleName) so that a role's file name, its published names
@@ -29,6 +31,7 @@ export const SETTINGS_FILE = 'tufkit-repo.json';
 export const METADATA_DIR = 'metadata';
 export const ROOT_HISTORY_DIR = 'root_history';
 export const BLOBS_DIR = 'blobs';
+export const INDEX_DIR = 'index';
 
 /** Longest delegated role name (its file names must fit in 255 bytes with a version prefix). */
 const MAX_ROLE_NAME = 200;
@@ -206,7 +209,11 @@ export function publishedMetadataName(role: string, version: number | undefined)
  */
 export function publishedTargetName(targetPath: string, digestHex?: string): string {
   checkTargetPath(targetPath, digestHex?.length ?? 0);
-  if (digestHex === undefined) return targetPath;
+  return digestHex === undefined ? targetPath : targetFileName(targetPath, digestHex);
+}
+
+/** `dir/HASH.name` for target path `dir/name`, unchecked (publishedTargetName checks the path). */
+export function targetFileName(targetPath: string, digestHex: string): string {
   const i = targetPath.lastIndexOf('/');
   return `${targetPath.slice(0, i + 1)}${digestHex}.${targetPath.slice(i + 1)}`;
 }

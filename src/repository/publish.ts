@@ -2,12 +2,15 @@ import { createReadStream, linkSync, mkdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
-import { BadVersionError, FileSystemError, RepositoryError, UsageError } from '../errors.js';
+import { bytesToHex, digest } from '../crypto/hash.js';
+import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { writeFilesAtomic } from './atomic-batch.js';
 import type { BlobStore } from './blob-store.js';
-import { BLOBS_DIR, caseFoldKey, checkDistinctFiles, checkTargetPathsDistinct, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
+import { BLOBS_DIR, checkDistinctFiles, INDEX_DIR, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
+import type { RepoIndex } from './repo-index.js';
 import type { RoleStore } from './role-store.js';
+import { signatureStatus } from './signatures.js';
 import { problemError, repositoryStatus } from './status.js';
 import { CHUNK, mapLimit } from './targets-hashing.js';
 
@@ -75,7 +78,7 @@ function inside(child: string, parent: string): boolean {
 function checkOutFolder(repoDir: string, out: string): void {
   const repo = resolve(repoDir);
   const o = resolve(out);
-  const ours = [join(repo, METADATA_DIR), join(repo, BLOBS_DIR), join(repo, SETTINGS_FILE)];
+  const ours = [join(repo, METADATA_DIR), join(repo, BLOBS_DIR), join(repo, INDEX_DIR), join(repo, SETTINGS_FILE)];
   const theirs = [join(o, 'metadata'), join(o, 'targets')];
   for (const a of ours) {
     for (const b of theirs) {
@@ -229,46 +232,25 @@ class TargetPlacer {
 /** Checks the repository, then writes what clients fetch into `out`. */
 export async function publishRepository(
   store: RoleStore,
+  index: RepoIndex,
   blobs: BlobStore,
+  /** How many hash algorithms each target lists (files per target with consistent snapshots). */
+  targetHashes: number,
   out: string,
   now: Date,
   opts: PublishOptions = {},
   retired: Readonly<Record<string, number>> = {},
 ): Promise<PublishResult> {
   checkOutFolder(store.layout.dir, out);
-  const status = await repositoryStatus(store, now, retired);
+  const status = await repositoryStatus(store, index, now, retired);
   if (!status.ready) throw problemError(status.problems[0]!, status.problems.length - 1);
   const consistent = status.consistentSnapshot;
   const tree = await store.tree();
+  const rank = new Map(tree.map((n, i) => [n.name, i]));
+  // Every target path of every role, checked before anything is written (the index keeps what
+  // publish refuses, so no role is read for it).
+  await index.checkTargets((role) => rank.get(role) ?? tree.length);
 
-  // Every target file, checked before anything is written.
-  const copies = new Map<string, TargetCopy>();
-  const listing: [string, string][] = [];
-  let targetCount = 0;
-  for (const { name } of tree) {
-    for (const tf of (await store.targets(name)).signed.targets.values()) {
-      targetCount++;
-      listing.push([tf.path, name]);
-      const storeHex = tf.hashes[blobs.algorithm];
-      if (!storeHex) throw new RepositoryError(`cannot publish: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, so tufkit holds no copy of it`);
-      const rels = consistent ? Object.values(tf.hashes).map((hex) => publishedTargetName(tf.path, hex)) : [publishedTargetName(tf.path)];
-      for (const rel of rels) {
-        const prev = copies.get(rel);
-        if (prev && prev.target.hashes[blobs.algorithm] !== storeHex) {
-          throw new UsageError(`cannot publish: target "${tf.path}" is listed by roles "${prev.owners.at(-1)}" and "${name}" with different contents (possible only with consistent snapshots)`);
-        }
-        if (prev) prev.owners.push(name);
-        else copies.set(rel, { rel, target: tf, hex: storeHex, blob: '', immutable: consistent, owners: [name] });
-      }
-    }
-  }
-  checkTargetPathsDistinct(listing);
-  // Ignoring case: on macOS and Windows "A" cannot be a file while "a/x" makes "a" a folder.
-  const dirs = new Set<string>();
-  for (const rel of copies.keys()) for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(caseFoldKey(d));
-  for (const rel of copies.keys()) {
-    if (dirs.has(caseFoldKey(rel))) throw new UsageError(`cannot publish: target "${rel}" is both a file and a folder of other targets`);
-  }
   // Metadata, in the order it must appear.
   const metadata: [string, Uint8Array][] = [];
   const rootVersion = (await store.load('root')).signed.version;
@@ -279,11 +261,7 @@ export async function publishRepository(
     metadata.push([`${v}.root.json`, bytes]);
   }
   metadata.push(['root.json', await store.bytes('root')]);
-  const roleFiles: [string, Uint8Array][] = [];
-  for (const { name } of tree) {
-    const v = (await store.load(name)).signed.version;
-    roleFiles.push([publishedMetadataName(name, consistent ? v : undefined), await store.bytes(name)]);
-  }
+  const roleFiles = tree.map(({ name }) => ({ name, file: publishedMetadataName(name, consistent ? index.role(name).version : undefined) }));
   const snapshotVersion = (await store.load('snapshot')).signed.version;
   const snapshotFile: [string, Uint8Array] = [publishedMetadataName('snapshot', consistent ? snapshotVersion : undefined), await store.bytes('snapshot')];
   const timestampFile: [string, Uint8Array] = ['timestamp.json', await store.bytes('timestamp')];
@@ -291,47 +269,102 @@ export async function publishRepository(
   checkDistinctFiles(
     [
       ...metadata.map(([file]) => ({ file, label: /^\d/.test(file) ? `root version ${file.split('.')[0]}` : 'role "root"' })),
-      ...roleFiles.map(([file], i) => ({ file, label: `role "${tree[i]!.name}"` })),
+      ...roleFiles.map(({ file, name }) => ({ file, label: `role "${name}"` })),
       { file: snapshotFile[0], label: 'role "snapshot"' },
       { file: timestampFile[0], label: 'role "timestamp"' },
     ],
     'remove the delegation of that role and delegate it under another name',
   );
 
-  // Role files already in OUT as they are now (consistent snapshots: V.<role>.json is that version
-  // for good). Publish places targets before the metadata naming them, so every target such a
-  // file lists was placed by the publish that wrote it: a re-publish skips them without a stat.
+  // A role file publish writes is read now: it must be the file the index (and so snapshot) knows,
+  // and reach its threshold under its delegator's current keys, whatever the index recorded.
+  const roleBytes = async (name: string): Promise<Uint8Array> => {
+    const bytes = await store.bytes(name);
+    const r = index.role(name);
+    if (bytes.length !== r.length || bytesToHex(digest('sha256', bytes)) !== r.sha256) {
+      throw new LengthOrHashMismatchError(`cannot publish: ${store.layout.roleFile(name)} (role "${name}") is not the file snapshot version ${snapshotVersion} lists: it changed while publishing; run tufkit status`);
+    }
+    return bytes;
+  };
+
+  // Role files already in OUT as they are now. With consistent snapshots V.<role>.json is that
+  // version for good, and publish places targets before the metadata naming them, so every target
+  // such a file lists was placed by the publish that wrote it: a re-publish skips them without a
+  // stat. A file whose stat is the one recorded when it last held the role's bytes is not read.
+  const outKey = resolve(out);
+  const metaDir = join(out, 'metadata');
   const inOut = new Set<string>();
-  if (consistent) {
-    await mapLimit([...roleFiles, snapshotFile], 16, async ([file, bytes]) => {
-      const state = await compareFile(join(out, 'metadata', file), bytes);
-      if (state === 'same') inOut.add(file);
-      // Caches keep a versioned file for a year (cachingRules): its bytes must never change.
-      if (state === 'other') {
-        throw new BadVersionError(
-          `cannot publish: ${join(out, 'metadata', file)} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
-        );
-      }
-    });
+  await mapLimit(roleFiles, 16, async ({ name, file }) => {
+    const dest = join(metaDir, file);
+    if (index.publishedSame(name, outKey, dest)) return void inOut.add(name);
+    const state = await compareFile(dest, await roleBytes(name));
+    if (state === 'same') {
+      inOut.add(name);
+      index.recordPublished(name, outKey, dest);
+    }
+    // Caches keep a versioned file for a year (cachingRules): its bytes must never change.
+    if (state === 'other' && consistent) {
+      throw new BadVersionError(
+        `cannot publish: ${dest} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
+      );
+    }
+  });
+  const toWrite = roleFiles.filter(({ name }) => !inOut.has(name));
+  for (const { name } of toWrite) {
+    const sig = signatureStatus(name, await store.load(name), await store.authorisation(name));
+    if (!sig.verified) throw new UnsignedMetadataError(`cannot publish: role "${name}" version ${index.role(name).version}: ${sig.valid.length} of ${sig.threshold} needed signature(s)`);
   }
-  const placedBy = new Set(tree.filter((_, i) => inOut.has(roleFiles[i]![0])).map((n) => n.name));
-  const todo = [...copies.values()].filter((c) => !(c.owners.some((o) => placedBy.has(o))));
-  for (const c of todo) c.blob = blobs.path(c.hex);
+  let compareSnapshot: 'same' | 'other' | 'absent' = 'absent';
+  if (consistent) {
+    compareSnapshot = await compareFile(join(metaDir, snapshotFile[0]), snapshotFile[1]);
+    if (compareSnapshot === 'other') {
+      throw new BadVersionError(
+        `cannot publish: ${join(metaDir, snapshotFile[0])} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
+      );
+    }
+  }
+
+  // The targets of the roles not in OUT yet: only those roles are read.
+  const placedBy = consistent ? inOut : new Set<string>();
+  const copies = new Map<string, TargetCopy>();
+  let targetCount = 0;
+  let skipped = 0;
+  const perTarget = consistent ? targetHashes : 1;
+  for (const { name } of tree) {
+    const count = index.role(name).targets;
+    targetCount += count;
+    if (placedBy.has(name)) {
+      skipped += count * perTarget;
+      continue;
+    }
+    for (const tf of (await store.targets(name)).signed.targets.values()) {
+      const storeHex = tf.hashes[blobs.algorithm];
+      if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, yet the index let it through`);
+      const rels = consistent ? Object.values(tf.hashes).map((hex) => publishedTargetName(tf.path, hex)) : [publishedTargetName(tf.path)];
+      for (const rel of rels) {
+        const prev = copies.get(rel);
+        if (prev) prev.owners.push(name);
+        else copies.set(rel, { rel, target: tf, hex: storeHex, blob: blobs.path(storeHex), immutable: consistent, owners: [name] });
+      }
+    }
+  }
+  const todo = [...copies.values()];
   await eachInBatches(todo, (c) => {
     if (existingSize(c.blob) !== c.target.length) {
       throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
     }
   });
 
-  // Leftovers of killed publishes, in every folder of the repository's targets (not only those
-  // this one writes to: a killed publish's temp files are too young to remove at the next one).
-  const folders = new Set([join(out, 'targets'), join(out, 'metadata')]);
+  // Leftovers of killed publishes: in the folders this one writes to, and in those a publish into
+  // OUT was writing to when it stopped (recorded before it wrote, kept until they are clean).
+  const folders = new Set([join(out, 'targets'), metaDir]);
   for (const rel of copies.keys()) folders.add(dirname(join(out, 'targets', ...rel.split('/'))));
-  for (const [name] of [...metadata, ...roleFiles, snapshotFile]) folders.add(dirname(join(out, 'metadata', name)));
-  await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
+  const pending = await index.publishFolders(outKey);
+  await index.setPublishFolders(outKey, [...new Set([...pending, ...folders])]);
+  await mapLimit([...new Set([...pending, ...folders])], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
   const written: string[] = [];
-  let unchanged = copies.size - todo.length;
+  let unchanged = skipped;
   const progress: FileProgress = { done: 0, total: todo.length, bytes: 0 };
   const done = (c: TargetCopy, placed: boolean): void => {
     if (placed) {
@@ -368,11 +401,12 @@ export async function publishRepository(
   for (const [path] of newRules) written.push(relative(out, path));
 
   // Each group durable before the next: roots, then the roles, snapshot, and timestamp last.
-  const writeMeta = async (files: [string, Uint8Array][]): Promise<void> => {
+  const writeMeta = async (files: [string, Uint8Array | (() => Promise<Uint8Array>)][]): Promise<void> => {
     const changed: (readonly [string, Uint8Array])[] = [];
-    await mapLimit(files, 16, async ([name, bytes]) => {
-      const dest = join(out, 'metadata', name);
-      if (inOut.has(name) || (await compareFile(dest, bytes)) === 'same') {
+    await mapLimit(files, 16, async ([name, data]) => {
+      const dest = join(metaDir, name);
+      const bytes = typeof data === 'function' ? await data() : data;
+      if ((await compareFile(dest, bytes)) === 'same') {
         unchanged++;
         return;
       }
@@ -383,9 +417,17 @@ export async function publishRepository(
     await writeFilesAtomic(changed);
   };
   await writeMeta(metadata);
-  await writeMeta(roleFiles);
-  await writeMeta([snapshotFile]);
+  unchanged += inOut.size;
+  await writeMeta(toWrite.map(({ name, file }) => [file, () => roleBytes(name)]));
+  for (const { name, file } of toWrite) index.recordPublished(name, outKey, join(metaDir, file));
+  if (compareSnapshot === 'same') unchanged++;
+  else await writeMeta([snapshotFile]);
   await writeMeta([timestampFile]);
+
+  // Clean now, or still holding a killed publish's temp files too young to remove.
+  const stillPending: string[] = [];
+  for (const d of pending) if ((await listTempFiles(d)).length > 0) stillPending.push(d);
+  await index.setPublishFolders(outKey, stillPending);
 
   return {
     out,

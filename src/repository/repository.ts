@@ -22,6 +22,7 @@ import { EditRound, type PlannedWrite } from './edit-round.js';
 import { checkDelegatedRoleName, checkDistinctFiles, checkTargetPath, checkTargetPathsDistinct, RepoLayout } from './layout.js';
 import { rebinSuccinct, type RebinResult } from './rebin.js';
 import { publishRepository, type FileProgress, type PublishOptions, type PublishResult } from './publish.js';
+import { RepoIndex } from './repo-index.js';
 import { isTopLevel, RoleStore, type TreeNode } from './role-store.js';
 import { checkTargetHashes, DEFAULT_EXPIRY, settingsFromBytes, settingsToBytes, type ExpiryPeriods, type RepoSettings } from './settings.js';
 import { signatureStatus, type SignatureStatus } from './signatures.js';
@@ -142,6 +143,18 @@ export class Repository {
     return new RoleStore(this.layout);
   }
 
+  /** A reader that takes the delegation tree, versions and verdicts of targets roles from the index. */
+  private async indexedReader(settings = this.settings): Promise<{ store: RoleStore; index: RepoIndex }> {
+    const store = this.reader();
+    const index = await this.openIndex(settings);
+    store.index = async () => index;
+    return { store, index };
+  }
+
+  private openIndex(settings: RepoSettings): Promise<RepoIndex> {
+    return RepoIndex.open(this.layout, settings.targetHashes[0]!, longestDigestHex(settings.targetHashes));
+  }
+
   private blobStore(settings = this.settings): BlobStore {
     return new BlobStore(this.layout, settings.targetHashes[0]!);
   }
@@ -207,7 +220,9 @@ export class Repository {
     for (const [file, bytes] of files) await writeFileAtomic(file, bytes);
     // Written last: a folder without settings is not a repository, so a crash above leaves none.
     await writeFileAtomic(layout.settingsFile, settingsToBytes(settings));
-    return new Repository(dir, settings);
+    const repo = new Repository(dir, settings);
+    await (await repo.indexedReader()).index.save();
+    return repo;
   }
 
   /** Opens the repository in `dir`. */
@@ -236,12 +251,12 @@ export class Repository {
 
   /** Every role: root, timestamp, snapshot, then the targets roles in delegation order. */
   async roleNames(): Promise<string[]> {
-    return ['root', 'timestamp', 'snapshot', ...(await this.reader().tree()).map((n) => n.name)];
+    return ['root', 'timestamp', 'snapshot', ...(await this.tree()).map((n) => n.name)];
   }
 
   /** The targets roles with their delegators, in the order clients search them. */
   async tree(): Promise<TreeNode[]> {
-    return this.reader().tree();
+    return (await this.indexedReader()).store.tree();
   }
 
   /** Root versions that reached their thresholds (root_history), ascending. */
@@ -271,7 +286,9 @@ export class Repository {
 
   /** Every role's version, expiry, signatures and problems. */
   async status(now = this.now()): Promise<RepositoryStatus> {
-    return repositoryStatus(this.reader(), now, (await readSettings(this.layout)).retiredVersions);
+    const settings = await readSettings(this.layout);
+    const { store, index } = await this.indexedReader(settings);
+    return repositoryStatus(store, index, now, settings.retiredVersions);
   }
 
   /** The path of the stored contents of a target. */
@@ -291,7 +308,7 @@ export class Repository {
    */
   async addTargets(inputs: TargetInput[], opts: AddTargetsOptions = {}): Promise<AddedTarget[]> {
     const algorithms = this.settings.targetHashes;
-    const longest = Math.max(...algorithms.map((a) => digest(a, new Uint8Array()).length * 2));
+    const longest = longestDigestHex(algorithms);
     if (inputs.length === 0) throw new UsageError('no target files given');
     const seen = new Set<string>();
     for (const t of inputs) {
@@ -357,8 +374,8 @@ export class Repository {
   /** Removes targets; each path must be listed by `role`, or (without it) by exactly one role. */
   async removeTargets(paths: string[], opts: { role?: string } = {}): Promise<{ path: string; role: string }[]> {
     if (paths.length === 0) throw new UsageError('no target paths given');
-    return this.mutate(async ({ round, store, blobs }) => {
-      let listing: Map<string, string[]> | undefined;
+    return this.mutate(async ({ round, store, blobs, index: openIndex }) => {
+      const index = await openIndex();
       const plan: { path: string; role: string }[] = [];
       for (const path of paths) {
         if (opts.role !== undefined) {
@@ -368,8 +385,7 @@ export class Repository {
           plan.push({ path, role });
           continue;
         }
-        listing ??= await targetListing(store);
-        const roles = listing.get(path) ?? [];
+        const roles = await index.rolesListing(path);
         if (roles.length === 0) throw new UsageError(`target "${path}" is not listed by any role`);
         if (roles.length > 1) throw new UsageError(`target "${path}" is listed by roles ${roles.join(', ')}: choose one with --role`);
         plan.push({ path, role: roles[0]! });
@@ -624,13 +640,15 @@ export class Repository {
    * snapshot, valid for the snapshot period; signs it when `signer` is given.
    */
   async updateSnapshot(signer?: RoleSigner): Promise<number> {
-    return this.mutate(async ({ round, store }) => {
+    return this.mutate(async ({ round, store, index: openIndex }) => {
+      const index = await openIndex();
       if (signer?.keyid) await authorisedKey(store, 'snapshot', signer.keyid);
       const md = (await round.edit('snapshot')) as Metadata<Snapshot>;
       const meta = new Map<string, MetaFile>();
+      // From the index: no targets role is read (each is as indexed: its stat was checked).
       for (const { name } of await store.tree()) {
-        const role = await store.targets(name);
-        meta.set(`${name}.json`, metaFor(role.signed.version, await store.bytes(name), this.settings.snapshotHashes));
+        const r = index.role(name);
+        meta.set(`${name}.json`, metaOf(r.version, r.length, r.sha256, this.settings.snapshotHashes));
       }
       // Spec 5.5.5: clients refuse a snapshot that drops a role they saw listed, so removed roles
       // stay listed at their last version (the file is gone: no length or hashes).
@@ -670,7 +688,10 @@ export class Repository {
     try {
       await removeStaleRepositoryTempFiles(this.layout);
       const settings = await readSettings(this.layout);
-      return await publishRepository(this.reader(), this.blobStore(settings), out, now, opts, settings.retiredVersions);
+      const { store, index } = await this.indexedReader(settings);
+      const result = await publishRepository(store, index, this.blobStore(settings), settings.targetHashes.length, out, now, opts, settings.retiredVersions);
+      await index.save();
+      return result;
     } finally {
       await lock.release();
     }
@@ -678,7 +699,7 @@ export class Repository {
 
   // ---- the write path ------------------------------------------------------------------------
 
-  private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore }) => Promise<T>): Promise<T> {
+  private async mutate<T>(fn: (op: { round: EditRound; store: RoleStore; blobs: BlobStore; index: () => Promise<RepoIndex> }) => Promise<T>): Promise<T> {
     const lock = await DirLock.acquire(this.layout.dir, LOCK_TIMEOUT_MS);
     let blobs: BlobStore | undefined;
     try {
@@ -686,16 +707,21 @@ export class Repository {
       const settings = await readSettings(this.layout);
       this.settings = settings;
       const store = this.reader();
+      // Opened when first needed: a command that changes no targets role never stats them all.
+      let opening: Promise<RepoIndex> | undefined;
+      const index = (): Promise<RepoIndex> => (opening ??= this.openIndex(settings));
+      store.index = index;
       blobs = this.blobStore(settings);
-      await removeUnfinishedBlobs(store, blobs);
+      await removeUnfinishedBlobs(index, blobs);
       const round = new EditRound(store, structuredClone(settings), this.now());
       let result: T;
       let writes: PlannedWrite[];
       let deadBlobs: string[];
       try {
-        result = await fn({ round, store, blobs });
+        result = await fn({ round, store, blobs, index });
         writes = await round.plan();
-        deadBlobs = await unreferenced(store, blobs.algorithm, round.blobCandidates);
+        if (writes.some((w) => w.role === 'targets' || !isTopLevel(w.role))) await (await index()).apply(round, writes, store);
+        deadBlobs = round.blobCandidates.size > 0 ? await unreferenced(await index(), round.blobCandidates) : [];
       } catch (e) {
         await blobs.rollback();
         throw e;
@@ -707,6 +733,8 @@ export class Repository {
         if (round.settingsChanged) await writeFileAtomic(this.layout.settingsFile, settingsToBytes(round.settings));
         await this.write(store, writes);
         for (const w of writes) if (!w.bytes) await removeFile(this.layout.roleFile(w.role));
+        // After the roles: a crash in between leaves an index whose stats do not match, rebuilt next time.
+        if (opening) await (await opening).save();
         for (const hex of deadBlobs) await blobs.remove(hex);
         await blobs.flush();
         await blobs.closeJournal();
@@ -738,26 +766,24 @@ export class Repository {
 }
 
 /** Deletes the blobs a killed command created that no role names (see BlobStore.JOURNAL). */
-async function removeUnfinishedBlobs(store: RoleStore, blobs: BlobStore): Promise<void> {
+async function removeUnfinishedBlobs(index: () => Promise<RepoIndex>, blobs: BlobStore): Promise<void> {
   const created = await blobs.unfinished();
   if (created.length === 0) return;
-  for (const hex of await unreferenced(store, blobs.algorithm, new Set(created))) await blobs.remove(hex);
+  for (const hex of await unreferenced(await index(), new Set(created))) await blobs.remove(hex);
   await blobs.flush();
   await blobs.closeJournal();
 }
 
-/** The digests among `candidates` that no target of any role still names. */
-async function unreferenced(store: RoleStore, algorithm: string, candidates: Set<string>): Promise<string[]> {
-  if (candidates.size === 0) return [];
-  const left = new Set(candidates);
-  for (const { name } of await store.tree()) {
-    for (const tf of (await store.targets(name)).signed.targets.values()) {
-      const hex = tf.hashes[algorithm];
-      if (hex) left.delete(hex);
-    }
-    if (left.size === 0) break;
-  }
-  return [...left];
+/** The digests among `candidates` that no target of any role names (with this command's changes applied to the index). */
+async function unreferenced(index: RepoIndex, candidates: Set<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const hex of candidates) if ((await index.blobRefs(hex)) === 0) out.push(hex);
+  return out;
+}
+
+/** Hex length of the longest digest among `algorithms`. */
+function longestDigestHex(algorithms: string[]): number {
+  return Math.max(...algorithms.map((a) => digest(a, new Uint8Array()).length * 2));
 }
 
 /** Whether `key` verifies the signature (false, not an exception, for a key tufkit cannot use). */
@@ -787,7 +813,11 @@ function pruneKeys(d: Delegations): void {
 }
 
 function metaFor(version: number, bytes: Uint8Array, withHashes: boolean): MetaFile {
-  return withHashes ? new MetaFile(version, bytes.length, { sha256: bytesToHex(digest('sha256', bytes)) }) : new MetaFile(version);
+  return metaOf(version, bytes.length, bytesToHex(digest('sha256', bytes)), withHashes);
+}
+
+function metaOf(version: number, length: number, sha256: string, withHashes: boolean): MetaFile {
+  return withHashes ? new MetaFile(version, length, { sha256 }) : new MetaFile(version);
 }
 
 async function readSettings(layout: RepoLayout): Promise<RepoSettings> {
@@ -805,19 +835,6 @@ async function readSettings(layout: RepoLayout): Promise<RepoSettings> {
     throw new UsageError(exists ? `${layout.dir} is not a tufkit repository (no ${layout.settingsFile})` : `repository folder ${layout.dir} does not exist`);
   }
   return settingsFromBytes(bytes, layout.settingsFile);
-}
-
-/** target path -> roles listing it. */
-async function targetListing(store: RoleStore): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const { name } of await store.tree()) {
-    for (const path of (await store.targets(name)).signed.targets.keys()) {
-      const list = out.get(path);
-      if (list) list.push(name);
-      else out.set(path, [name]);
-    }
-  }
-  return out;
 }
 
 /** From "targets" down to `role`: each delegation on the way (checked against target paths). */
@@ -850,6 +867,7 @@ async function findDelegation(store: RoleStore, name: string): Promise<{ parent:
   const parent = await store.delegatorOf(name);
   if (parent !== undefined) return { parent, role: (await store.authorisation(name)).role };
   for (const node of await store.tree()) {
+    if ((await store.delegation(node.name))?.succinctPrefix !== name) continue;
     const s = (await store.targets(node.name)).signed.delegations?.succinctRoles;
     if (s?.namePrefix === name) return { parent: node.name, role: s };
   }

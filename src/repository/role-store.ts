@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { isErrno, readFileCapped } from '../client/atomic-file.js';
 import { MetadataFormatError, RoleNotFoundError, StorageError } from '../errors.js';
+import type { Delegations } from '../models/delegations.js';
 import type { Key } from '../models/key.js';
 import { Metadata } from '../models/metadata.js';
 import type { Role } from '../models/role.js';
@@ -41,6 +42,32 @@ export interface TreeNode {
   parent: string | undefined;
 }
 
+/** The roles a targets role delegates to, as far as the delegation tree goes. */
+export interface ChildRoles {
+  list(): string[];
+  has(name: string): boolean;
+  /** The name prefix, for succinct hash bins. */
+  succinctPrefix?: string;
+}
+
+/** What the store asks the repository index (repo-index.ts) instead of reading unchanged roles. */
+export interface RoleIndex {
+  has(name: string): boolean;
+  delegation(name: string): ChildRoles | undefined;
+}
+
+function childRolesOf(d: Delegations | undefined): ChildRoles | undefined {
+  if (d?.succinctRoles) {
+    const s = d.succinctRoles;
+    return { list: () => [...s.getRoles()], has: (n) => s.isDelegatedRole(n), succinctPrefix: s.namePrefix };
+  }
+  if (d?.roles && d.roles.size > 0) {
+    const roles = d.roles;
+    return { list: () => [...roles.keys()], has: (n) => roles.has(n) };
+  }
+  return undefined;
+}
+
 /**
  * The role files of one repository folder: read on first use, parsed strictly, cached with the
  * exact bytes read (snapshot and timestamp list lengths and hashes of those bytes).
@@ -50,8 +77,23 @@ export class RoleStore {
   private readonly raw = new Map<string, Uint8Array>();
   private readonly history = new Map<number, Metadata<Root>>();
   private historyVersions: number[] | undefined;
+  /**
+   * When set, opens the repository index, which then gives the delegations of roles not read yet
+   * (the tree without reading every bin). Opened on first need: a command that never walks the
+   * tree (timestamp, signing one bin) does not open it for that.
+   */
+  index: (() => Promise<RoleIndex>) | undefined;
 
   constructor(readonly layout: RepoLayout) {}
+
+  /** The roles `name` delegates to: from its metadata once read (edits included), else from the index. */
+  async delegation(name: string): Promise<ChildRoles | undefined> {
+    if (!this.mds.has(name) && name !== 'targets' && this.index) {
+      const index = await this.index();
+      if (index.has(name)) return index.delegation(name);
+    }
+    return childRolesOf((await this.targets(name)).signed.delegations);
+  }
 
   /** Forgets everything read (the folder is read again on next use). */
   clear(): void {
@@ -166,9 +208,7 @@ export class RoleStore {
       if (seen.has(name)) return;
       seen.add(name);
       out.push({ name, parent });
-      const d = (await this.targets(name)).signed.delegations;
-      const children = d?.roles ? [...d.roles.keys()] : d?.succinctRoles ? [...d.succinctRoles.getRoles()] : [];
-      for (const child of children) await visit(child, name);
+      for (const child of (await this.delegation(name))?.list() ?? []) await visit(child, name);
     };
     await visit('targets', undefined);
     return out;
@@ -182,12 +222,11 @@ export class RoleStore {
       const current = stack.pop()!;
       if (seen.has(current)) continue;
       seen.add(current);
-      const d = (await this.targets(current)).signed.delegations;
+      const d = await this.delegation(current);
       if (!d) continue;
-      if (d.getRole(name)) return current;
-      const children = d.roles ? [...d.roles.keys()] : d.succinctRoles ? [...d.succinctRoles.getRoles()] : [];
+      if (d.has(name)) return current;
       // Hash bins rarely delegate further: do not read 1,024 files unless some bin file does.
-      stack.push(...children.reverse());
+      stack.push(...d.list().reverse());
     }
     return undefined;
   }

@@ -8,7 +8,9 @@ import {
 import { formatExpires } from '../models/fields.js';
 import type { MetaFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
+import { bytesToHex, digest } from '../crypto/hash.js';
 import { formatRelative } from './durations.js';
+import type { RepoIndex } from './repo-index.js';
 import type { RoleStore } from './role-store.js';
 import { signatureStatus, type SignatureStatus } from './signatures.js';
 
@@ -53,40 +55,65 @@ function short(keyids: string[]): string {
   return keyids.map((k) => `${k.slice(0, 12)}…`).join(', ');
 }
 
-/** Why `bytes` (version `version`) do not match what `lister` says of `file`, or undefined when they do. */
-function metaMismatch(listed: MetaFile, version: number, bytes: Uint8Array, lister: string, file: string, fix: string): { kind: ProblemKind; message: string } | undefined {
-  if (listed.version !== version) {
-    return { kind: 'version', message: `${lister} lists ${file} at version ${listed.version}, but it is at version ${version} (${fix})` };
+/**
+ * Why the file (version `version`, `length` bytes with `sha256`) does not match what `lister` says
+ * of `file`, or undefined when it does. `bytes` reads the file, only for hashes other than sha256.
+ */
+async function metaMismatch(
+  listed: MetaFile,
+  actual: { version: number; length: number; sha256: string; bytes: () => Promise<Uint8Array> },
+  lister: string,
+  file: string,
+  fix: string,
+): Promise<{ kind: ProblemKind; message: string } | undefined> {
+  if (listed.version !== actual.version) {
+    return { kind: 'version', message: `${lister} lists ${file} at version ${listed.version}, but it is at version ${actual.version} (${fix})` };
   }
-  if (listed.length !== undefined && listed.length !== bytes.length) {
-    return { kind: 'hashes', message: `${lister} lists ${file} with ${listed.length} bytes, the file has ${bytes.length}: it changed or was signed since (${fix})` };
+  if (listed.length !== undefined && listed.length !== actual.length) {
+    return { kind: 'hashes', message: `${lister} lists ${file} with ${listed.length} bytes, the file has ${actual.length}: it changed or was signed since (${fix})` };
   }
+  const differs = { kind: 'hashes' as const, message: `${lister} lists a different hash for ${file}: it changed or was signed since (${fix})` };
+  const algorithms = Object.keys(listed.hashes ?? {});
+  if (algorithms.length === 1 && algorithms[0] === 'sha256') return listed.hashes!.sha256 === actual.sha256 ? undefined : differs;
   try {
-    listed.verifyLengthAndHashes(bytes, file);
+    listed.verifyLengthAndHashes(await actual.bytes(), file);
   } catch (e) {
     if (!(e instanceof LengthOrHashMismatchError)) throw e;
-    return { kind: 'hashes', message: `${lister} lists a different hash for ${file}: it changed or was signed since (${fix})` };
+    return differs;
   }
   return undefined;
 }
 
+function sha256Hex(bytes: Uint8Array): string {
+  return bytesToHex(digest('sha256', bytes));
+}
+
 /** Every role's version, expiry and signatures, and every reason the repository cannot be published. */
 /** `retired`: the last version of every removed delegated role (RepoSettings.retiredVersions). */
-export async function repositoryStatus(store: RoleStore, now: Date, retired: Readonly<Record<string, number>> = {}): Promise<RepositoryStatus> {
+export async function repositoryStatus(store: RoleStore, index: RepoIndex, now: Date, retired: Readonly<Record<string, number>> = {}): Promise<RepositoryStatus> {
   const tree = await store.tree();
   const names = ['root', 'timestamp', 'snapshot', ...tree.map((n) => n.name)];
+  const parents = new Map(tree.map((n) => [n.name, n.parent ?? 'root']));
   const roles: RoleStatus[] = [];
   const root = await store.load('root');
   const rootVersions = await store.rootVersions();
 
   for (const name of names) {
-    const md: Metadata = await store.load(name);
-    const auth = await store.authorisation(name);
-    const previous = name === 'root' && md.signed.version > 1 ? await store.rootAt(md.signed.version - 1) : undefined;
-    const sig = signatureStatus(name, md, auth, previous ?? null);
+    // Targets roles as the index knows them (judged again only when their keys changed).
+    let role: { type: RoleStatus['type']; version: number; expires: Date; sig: SignatureStatus; delegator: string };
+    if (index.has(name)) {
+      const r = index.role(name);
+      role = { type: 'targets', version: r.version, expires: r.expires, sig: await index.signatures(name, store), delegator: parents.get(name)! };
+    } else {
+      const md: Metadata = await store.load(name);
+      const auth = await store.authorisation(name);
+      const previous = name === 'root' && md.signed.version > 1 ? await store.rootAt(md.signed.version - 1) : undefined;
+      role = { type: md.signed.type, version: md.signed.version, expires: md.signed.expires, sig: signatureStatus(name, md, auth, previous ?? null), delegator: auth.delegator };
+    }
+    const { sig } = role;
     const problems: Problem[] = [];
     const add = (kind: ProblemKind, message: string): void => void problems.push({ role: name, kind, message });
-    const v = md.signed.version;
+    const v = role.version;
     if (!sig.verified) {
       add('unsigned', `role "${name}" version ${v}: ${sig.valid.length} of ${sig.threshold} needed signature(s) (still to sign: ${short(sig.missing) || 'no authorised key left'})`);
     }
@@ -98,18 +125,18 @@ export async function repositoryStatus(store: RoleStore, now: Date, retired: Rea
         `role "root" version ${v}: ${sig.previous.valid.length} of ${sig.previous.threshold} needed signature(s) from the root keys of version ${sig.previous.version} (still to sign: ${short(sig.previous.missing)})`,
       );
     }
-    if (md.signed.isExpired(now)) {
+    if (now.getTime() >= role.expires.getTime()) { // as Signed.isExpired
       // A new snapshot or timestamp gets a fresh expiry (and must be signed anyway): one command.
       const fix = name === 'snapshot' || name === 'timestamp' ? `run tufkit ${name} again` : 'set a new expiry with tufkit expire';
-      add('expired', `role "${name}" version ${v} expired at ${formatExpires(md.signed.expires)} (${fix})`);
+      add('expired', `role "${name}" version ${v} expired at ${formatExpires(role.expires)} (${fix})`);
     }
     roles.push({
       name,
-      type: md.signed.type,
-      delegator: auth.delegator,
+      type: role.type,
+      delegator: role.delegator,
       version: v,
-      expires: md.signed.expires,
-      expiresInMs: md.signed.expires.getTime() - now.getTime(),
+      expires: role.expires,
+      expiresInMs: role.expires.getTime() - now.getTime(),
       signatures: sig,
       problems,
     });
@@ -130,12 +157,12 @@ export async function repositoryStatus(store: RoleStore, now: Date, retired: Rea
   const sv = snapshot.signed.version;
   for (const { name } of tree) {
     const listed = snapshot.signed.meta.get(`${name}.json`);
-    const md = await store.load(name);
     if (!listed) {
       problem(name, 'version', `snapshot version ${sv} does not list ${name}.json (run tufkit snapshot)`);
       continue;
     }
-    const m = metaMismatch(listed, md.signed.version, await store.bytes(name), `snapshot version ${sv}`, `${name}.json`, 'run tufkit snapshot');
+    const actual = { ...index.role(name), bytes: () => store.bytes(name) };
+    const m = await metaMismatch(listed, actual, `snapshot version ${sv}`, `${name}.json`, 'run tufkit snapshot');
     if (m) problem(name, m.kind, m.message);
   }
   const inTree = new Set(tree.map((n) => `${n.name}.json`));
@@ -153,7 +180,9 @@ export async function repositoryStatus(store: RoleStore, now: Date, retired: Rea
 
   // Timestamp must name the snapshot as it is.
   const timestamp = await store.load('timestamp');
-  const m = metaMismatch(timestamp.signed.snapshotMeta, sv, await store.bytes('snapshot'), `timestamp version ${timestamp.signed.version}`, 'snapshot.json', 'run tufkit timestamp');
+  const snapshotBytes = await store.bytes('snapshot');
+  const snapshotFile = { version: sv, length: snapshotBytes.length, sha256: sha256Hex(snapshotBytes), bytes: async () => snapshotBytes };
+  const m = await metaMismatch(timestamp.signed.snapshotMeta, snapshotFile, `timestamp version ${timestamp.signed.version}`, 'snapshot.json', 'run tufkit timestamp');
   if (m) problem('timestamp', m.kind, m.message);
 
   const problems = roles.flatMap((r) => r.problems).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));

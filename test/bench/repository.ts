@@ -4,8 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { InMemorySigner } from '../../src/crypto/signer.js';
 import { Key } from '../../src/models/key.js';
+import { SuccinctRoles } from '../../src/models/role.js';
+import { readSigner } from '../../src/repository/key-files.js';
 import { Repository, type TargetInput } from '../../src/repository/repository.js';
 import { hashFiles, mapLimit } from '../../src/repository/targets-hashing.js';
 
@@ -15,7 +18,8 @@ import { hashFiles, mapLimit } from '../../src/repository/targets-hashing.js';
 // node:crypto (readFile + sha256, same files, same concurrency). Goals: hashing within 1.2x of
 // node:crypto; 1,024 bins signed in under 2 s.
 
-const FILES = Number(process.env.TUFKIT_BENCH_FILES ?? 100_000);
+/** The first of TUFKIT_BENCH_FILES (the publish section takes each of a comma-separated list). */
+const FILES = counts('TUFKIT_BENCH_FILES', '100000')[0]!;
 const PER_DIR = 1_000;
 const CONCURRENCY = 8;
 const HASH_ROUNDS = 3;
@@ -139,59 +143,153 @@ function timed(cmd: string, args: string[]): number {
   return performance.now() - t;
 }
 
+const CLI = fileURLToPath(new URL('../../cli/tufkit.js', import.meta.url));
 /**
- * Publishing at scale: FILES targets in 1,024 succinct bins, every role signed; then the first
- * publish beside `cp -r` and `cp -al` of the blob store (the copy floors, same file system), a
- * re-publish of the unchanged repository, and a one-file release (add, sign the bin, snapshot,
- * timestamp, publish). Goals: first publish within 2x of cp -al; re-publish writes nothing.
+ * Loaded into each CLI run: writes its peak RSS (bytes) to TUFKIT_BENCH_RSS_FILE on exit. Linux's
+ * VmHWM, not getrusage: a child's ru_maxrss starts from the RSS of the process that spawned it
+ * (the bench, holding a whole generated repository).
+ */
+const RSS_PRELOAD = `const fs = require('node:fs');
+process.on('exit', () => {
+  const f = process.env.TUFKIT_BENCH_RSS_FILE;
+  if (!f) return;
+  let kb = process.resourceUsage().maxRSS;
+  try { kb = Number(/VmHWM:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]); } catch {}
+  fs.writeFileSync(f, String(kb * 1024));
+});
+`;
+
+interface CliRun {
+  ms: number;
+  peakRss: number;
+}
+
+/** Runs `tufkit args` (the built CLI, a fresh process as a user runs it): wall time and peak RSS. */
+async function tufkit(work: string, args: string[]): Promise<CliRun> {
+  const preload = join(work, 'rss-preload.cjs');
+  const rssFile = join(work, 'rss.txt');
+  await writeFile(preload, RSS_PRELOAD);
+  const t = performance.now();
+  const r = spawnSync(process.execPath, ['-r', preload, CLI, ...args], { cwd: work, env: { ...process.env, TUFKIT_BENCH_RSS_FILE: rssFile }, encoding: 'utf8' });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`tufkit ${args.join(' ')} failed: ${r.stderr}`);
+  return { ms, peakRss: Number(await readFile(rssFile, 'utf8')) };
+}
+
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Target counts and bin counts of the release matrix: TUFKIT_BENCH_FILES and TUFKIT_BENCH_BINS, comma-separated. */
+function counts(name: string, fallback: string): number[] {
+  return (process.env[name] ?? fallback).split(',').map((x) => Number(x.replace(/_/g, '')));
+}
+
+const RELEASE_STEPS = ['add', 'sign bin', 'snapshot', 'timestamp', 'publish'] as const;
+const RELEASES = 3;
+
+/**
+ * Publishing at scale, for each size in TUFKIT_BENCH_FILES (default 100,000) and bin count in
+ * TUFKIT_BENCH_BINS (default 1,024 and 16,384): the targets added through the library, every role
+ * signed; the first publish beside `cp -r` and `cp -al` of the blob store (the copy floors, same
+ * file system; up to 100,000 targets), a re-publish of the unchanged repository, then a one-file
+ * release through the CLI as a user runs it (targets add, sign its bin, snapshot, timestamp,
+ * publish: each a fresh process; median of 3 releases), beside five trivial commands (`tufkit
+ * status` of a tiny repository). Goals: the release flat in the repository's size, within a few
+ * times the five trivial commands; first publish within 2x of cp -al; re-publish writes nothing.
  */
 export async function benchPublish(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'tufkit-bench-publish-'));
   try {
-    const { inputs, bytes } = await generateFiles(join(work, 'files'));
-    const key = InMemorySigner.generate('ed25519');
-    const bins = InMemorySigner.generate('ed25519');
+    await mkdir(join(work, 'keys'));
+    const keyFile = join(work, 'keys/k.pem');
+    const binsFile = join(work, 'keys/bins.pem');
+    await tufkit(work, ['key', 'generate', '--type', 'ed25519', '--out', keyFile]);
+    await tufkit(work, ['key', 'generate', '--type', 'ed25519', '--out', binsFile]);
+    const key = await readSigner(keyFile);
+    const bins = await readSigner(binsFile);
     const pub = (s: InMemorySigner): Key => Key.fromPublicJSON(s.publicKey);
-    const dir = join(work, 'repo');
-    const repo = await Repository.init(dir, {
-      roles: { root: { keys: [pub(key)] }, targets: { keys: [pub(key)] }, snapshot: { keys: [pub(key)] }, timestamp: { keys: [pub(key)] } },
-    });
-    const binNames = await repo.delegate('targets', { name: 'bins', keys: [pub(bins)], threshold: 1, bins: 1024 });
-    await repo.addTargets(inputs);
-    await repo.sign(['root', 'targets'], key);
-    await repo.sign(binNames, bins);
-    await repo.updateSnapshot(key);
-    await repo.updateTimestamp(key);
-    console.log(`publish: ${inputs.length.toLocaleString('en')} targets (${mb(bytes)} MB) in 1,024 bins`);
+    const roles = { root: { keys: [pub(key)] }, targets: { keys: [pub(key)] }, snapshot: { keys: [pub(key)] }, timestamp: { keys: [pub(key)] } };
 
-    const cpR = timed('cp', ['-r', join(dir, 'blobs'), join(work, 'cp-r')]);
-    const cpAl = timed('cp', ['-al', join(dir, 'blobs'), join(work, 'cp-al')]);
-    const out = join(work, 'out');
-    const first = await withPeakRss(() => repo.publish(out));
-    const again = await withPeakRss(() => repo.publish(out));
+    // Five trivial commands: the yardstick of a release (each is a process start and a tiny repository).
+    const tiny = join(work, 'tiny');
+    const tinyRepo = await Repository.init(tiny, { roles });
+    await tinyRepo.sign(['root', 'targets'], key);
+    await tinyRepo.updateSnapshot(key);
+    await tinyRepo.updateTimestamp(key);
+    const trivial: CliRun[] = [];
+    for (let i = 0; i < 5; i++) trivial.push(await tufkit(work, ['status', tiny]));
+    const trivialMs = trivial.reduce((a, r) => a + r.ms, 0);
+    console.log(row('five trivial commands (tufkit status, tiny repository)', trivialMs, undefined, `each ${trivial.map((r) => r.ms.toFixed(0)).join(', ')} ms, peak RSS ${mb(Math.max(...trivial.map((r) => r.peakRss)))} MB`));
 
-    const extra = await generateFiles(join(work, 'extra'), 1);
-    extra.inputs[0]!.path = 'packages/new/one-more.bin';
-    let binOfNew = '';
-    const steps: [string, () => Promise<unknown>][] = [
-      ['targets add (1 file)', async () => (binOfNew = (await repo.addTargets(extra.inputs))[0]!.role)],
-      ['sign its bin', () => repo.sign(binOfNew, bins)],
-      ['snapshot', () => repo.updateSnapshot(key)],
-      ['timestamp', () => repo.updateTimestamp(key)],
-      ['publish', () => repo.publish(out)],
-    ];
-    const release: { label: string; ms: number; peakRss: number }[] = [];
-    for (const [label, fn] of steps) release.push({ label, ...(await withPeakRss(fn)) });
-    const last = (await repo.publish(out)).written.length;
+    const table: string[] = [];
+    for (const files of counts('TUFKIT_BENCH_FILES', '100000')) {
+      const gen = performance.now();
+      const { inputs, bytes } = await generateFiles(join(work, 'files'), files);
+      console.log(`publish: ${files.toLocaleString('en')} targets (${mb(bytes)} MB) generated in ${((performance.now() - gen) / 1000).toFixed(1)} s`);
+      for (const binCount of counts('TUFKIT_BENCH_BINS', '1024,16384')) {
+        const dir = join(work, 'repo');
+        const out = join(work, 'out');
+        const build = performance.now();
+        const repo = await Repository.init(dir, { roles });
+        const binNames = await repo.delegate('targets', { name: 'bins', keys: [pub(bins)], threshold: 1, bins: binCount });
+        await repo.addTargets(inputs);
+        await repo.sign(['root', 'targets'], key);
+        await repo.sign(binNames, bins);
+        await repo.updateSnapshot(key);
+        await repo.updateTimestamp(key);
+        const label = `${files.toLocaleString('en')} targets, ${binCount.toLocaleString('en')} bins`;
+        console.log(`  ${label}: built in ${((performance.now() - build) / 1000).toFixed(1)} s`);
 
-    console.log(row('cp -r blobs (copy floor)', cpR, bytes));
-    console.log(row('cp -al blobs (hard-link floor)', cpAl, bytes));
-    console.log(row('first publish', first.ms, bytes, `${first.result.written.length} written, peak RSS ${mb(first.peakRss)} MB`));
-    console.log(row('re-publish, nothing changed', again.ms, undefined, `${again.result.written.length} written, peak RSS ${mb(again.peakRss)} MB`));
-    for (const r of release) console.log(row(`one-file release: ${r.label}`, r.ms, undefined, `peak RSS ${mb(r.peakRss)} MB`));
-    console.log(`  one-file release in all: ${(release.reduce((a, r) => a + r.ms, 0) / 1000).toFixed(2)} s; a publish after it writes ${last} file(s)`);
-    console.log(`  first publish / cp -al = ${(first.ms / cpAl).toFixed(1)}x: goal <= 2x ${first.ms <= 2 * cpAl ? 'met' : 'NOT met'}; / cp -r = ${(first.ms / cpR).toFixed(1)}x`);
-    console.log(`  re-publish writes nothing: ${again.result.written.length === 0 ? 'met' : 'NOT met'}`);
+        if (files <= 100_000) {
+          const cpR = timed('cp', ['-r', join(dir, 'blobs'), join(work, 'cp-r')]);
+          const cpAl = timed('cp', ['-al', join(dir, 'blobs'), join(work, 'cp-al')]);
+          await rm(join(work, 'cp-r'), { recursive: true, force: true });
+          await rm(join(work, 'cp-al'), { recursive: true, force: true });
+          console.log(row(`  cp -r blobs (copy floor)`, cpR, bytes));
+          console.log(row(`  cp -al blobs (hard-link floor)`, cpAl, bytes));
+          const first = await withPeakRss(() => repo.publish(out));
+          console.log(row(`  first publish`, first.ms, bytes, `${first.result.written.length} written, peak RSS ${mb(first.peakRss)} MB; / cp -al = ${(first.ms / cpAl).toFixed(1)}x, / cp -r = ${(first.ms / cpR).toFixed(1)}x`));
+        } else {
+          const first = await withPeakRss(() => repo.publish(out));
+          console.log(row(`  first publish`, first.ms, bytes, `${first.result.written.length} written`));
+        }
+        const again = await withPeakRss(() => repo.publish(out));
+        console.log(row(`  re-publish, nothing changed`, again.ms, undefined, `${again.result.written.length} written, peak RSS ${mb(again.peakRss)} MB`));
+
+        const runs: CliRun[][] = [];
+        let lastWritten = 0;
+        for (let r = 0; r < RELEASES; r++) {
+          const file = join(work, `new-${r}.bin`);
+          await writeFile(file, randomBytes(1000 + r));
+          const path = `packages/new/release-${r}.bin`;
+          const bin = new SuccinctRoles([], 1, Math.log2(binCount), 'bins').getRoleForTarget(path);
+          const steps = [
+            ['targets', 'add', dir, file, '--path', path],
+            ['sign', dir, bin, '--key', binsFile],
+            ['snapshot', dir, '--key', keyFile],
+            ['timestamp', dir, '--key', keyFile],
+            ['publish', dir, '--out', out],
+          ];
+          const times: CliRun[] = [];
+          for (const args of steps) times.push(await tufkit(work, args));
+          runs.push(times);
+          lastWritten = (await repo.publish(out)).written.length;
+        }
+        const step = (i: number): CliRun => ({ ms: med(runs.map((r) => r[i]!.ms)), peakRss: med(runs.map((r) => r[i]!.peakRss)) });
+        const total = RELEASE_STEPS.reduce((a, _, i) => a + step(i).ms, 0);
+        for (const [i, name] of RELEASE_STEPS.entries()) console.log(row(`  one-file release: ${name}`, step(i).ms, undefined, `peak RSS ${mb(step(i).peakRss)} MB`));
+        console.log(`    one-file release in all: ${(total / 1000).toFixed(2)} s = ${(total / trivialMs).toFixed(1)}x five trivial commands; a publish after it writes ${lastWritten} file(s)`);
+        table.push(
+          `| ${files.toLocaleString('en')} | ${binCount.toLocaleString('en')} | ${RELEASE_STEPS.map((_, i) => `${step(i).ms.toFixed(0)} ms, ${mb(step(i).peakRss)} MB`).join(' | ')} | ${(total / 1000).toFixed(2)} s (${(total / trivialMs).toFixed(1)}x) |`,
+        );
+        await rm(dir, { recursive: true, force: true });
+        await rm(out, { recursive: true, force: true });
+      }
+      await rm(join(work, 'files'), { recursive: true, force: true });
+    }
+    console.log(`\n  one-file release, median of ${RELEASES}, each step a fresh tufkit process (time, peak RSS); five trivial commands: ${trivialMs.toFixed(0)} ms`);
+    console.log(`  | targets | bins | ${RELEASE_STEPS.join(' | ')} | in all (x five trivial) |`);
+    console.log(`  | --- | --- | ${RELEASE_STEPS.map(() => '---').join(' | ')} | --- |`);
+    for (const line of table) console.log(`  ${line}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
