@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
-import { ensureBuilt, expectRefusedInOneLine, keyOf, newSigner, removeTemps, tempDir, treeHash, tufkit } from './helpers.js';
+import { ensureBuilt, expectRefusedInOneLine, keyOf, newSigner, removeTemps, tempDir, treeHash, tufkit, writeKeyFiles } from './helpers.js';
 
 // Every mistake a user can make gets one readable line on stderr, exit status 1, no stack trace,
 // and leaves the repository folder exactly as it was (a digest of the whole tree, folders and
@@ -20,11 +19,7 @@ const ENC = newSigner();
 beforeAll(async () => {
   ensureBuilt();
   work = await tempDir();
-  await mkdir(path.join(work, 'keys'));
-  for (const [n, s] of Object.entries({ A, B, T, DEV })) {
-    await writeFile(path.join(work, 'keys', `${n}.pem`), s.toPem());
-    await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(s)));
-  }
+  await writeKeyFiles(work, { A, B, T, DEV });
   await writeFile(path.join(work, 'keys/enc.pem'), ENC.toPem('right passphrase'));
   await writeFile(path.join(work, 'garbage.txt'), 'not a key\n');
   await writeFile(path.join(work, 'a.txt'), 'a\n');

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
-import { ensureBuilt, keyOf, newSigner, ok, removeTemps, tempDir, treeHash, tufkit } from './helpers.js';
+import { ensureBuilt, keyOf, newSigner, ok, removeTemps, tempDir, treeHash, tufkit, writeKeyFiles } from './helpers.js';
 
 // The CLI as a new release signer meets it: usage mistakes, exit statuses, errors that name the
 // file, defaults and shortcuts, hints that name the one command that fixes the problem, and no
@@ -35,11 +34,7 @@ async function readyRepo(name: string, now = new Date(), expiry: { snapshot?: nu
 beforeAll(async () => {
   ensureBuilt();
   work = await tempDir();
-  await mkdir(path.join(work, 'keys'));
-  for (const [n, s] of Object.entries({ ROOT, T, DEV })) {
-    await writeFile(path.join(work, 'keys', `${n}.pem`), s.toPem());
-    await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(s)));
-  }
+  await writeKeyFiles(work, { ROOT, T, DEV });
   await writeFile(path.join(work, 'a.txt'), 'a\n');
 }, 20_000);
 

@@ -8,6 +8,7 @@ import { Updater as TufJsUpdater } from 'tuf-js';
 import { InMemorySigner } from '../../src/crypto/signer.js';
 import { Key } from '../../src/models/key.js';
 import { Updater } from '../../src/index.js';
+import { publicKeyFileText } from '../../src/repository/key-files.js';
 import type { Repository } from '../../src/repository/repository.js';
 import { cliPath } from '../helpers/client.js';
 
@@ -28,6 +29,15 @@ export async function removeTemps(): Promise<void> {
 
 export function keyOf(s: InMemorySigner): Key {
   return Key.fromPublicJSON(s.publicKey);
+}
+
+/** Writes WORK/keys/NAME.pem (private) and WORK/keys/NAME.pub (public) for every signer. */
+export async function writeKeyFiles(work: string, signers: Record<string, InMemorySigner>): Promise<void> {
+  await mkdir(path.join(work, 'keys'), { recursive: true });
+  for (const [n, s] of Object.entries(signers)) {
+    await writeFile(path.join(work, 'keys', `${n}.pem`), s.toPem());
+    await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(s)));
+  }
 }
 
 export function newSigner(type: 'ed25519' | 'ecdsa' = 'ed25519'): InMemorySigner {

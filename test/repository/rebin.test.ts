@@ -8,10 +8,10 @@ import { Metadata } from '../../src/models/metadata.js';
 import { SuccinctRoles } from '../../src/models/role.js';
 import type { Snapshot } from '../../src/models/snapshot.js';
 import type { Targets } from '../../src/models/targets.js';
-import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
 import {
   addFileTargets,
+  type ClientUnderTest,
   ensureBuilt,
   expectRefusedInOneLine,
   keyOf,
@@ -24,7 +24,7 @@ import {
   tufJsClient,
   tufkit,
   tufkitClient,
-  type ClientUnderTest,
+  writeKeyFiles,
 } from './helpers.js';
 
 // Re-binning succinct hash bins in place (16 -> 256 here; 1,024 -> 16,384 at PyPI scale): the
@@ -165,11 +165,7 @@ describe('tufkit delegate rebin, followed by clients', { timeout: 60_000 }, () =
   beforeAll(async () => {
     ensureBuilt();
     work = await tempDir();
-    await mkdir(path.join(work, 'keys'));
-    for (const n of keyNames) {
-      await writeFile(path.join(work, 'keys', `${n}.pem`), keys[n].toPem());
-      await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(keys[n])));
-    }
+    await writeKeyFiles(work, Object.fromEntries(keyNames.map((n) => [n, keys[n]])));
     await mkdir(path.join(work, 'files/pkg'), { recursive: true });
     for (const t of targetNames) await writeFile(path.join(work, 'files', t), `contents of ${t}\n`);
     // Without snapshot hashes a bin is checked by its signatures alone (the tampering test below).

@@ -1,12 +1,22 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadVersionError } from '../../src/errors.js';
 import { Metadata } from '../../src/models/metadata.js';
 import type { Snapshot } from '../../src/models/snapshot.js';
-import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
-import { ensureBuilt, keyOf, newSigner, ok, removeTemps, tempDir, TestServer, tufJsClient, tufkitClient, type ClientUnderTest } from './helpers.js';
+import {
+  type ClientUnderTest,
+  ensureBuilt,
+  newSigner,
+  ok,
+  removeTemps,
+  tempDir,
+  TestServer,
+  tufJsClient,
+  tufkitClient,
+  writeKeyFiles,
+} from './helpers.js';
 
 // Spec 5.5.5: every targets role a client's trusted snapshot lists must stay listed in the next
 // one. A removed delegation's role therefore stays in snapshot.json at its last version (its file
@@ -36,11 +46,7 @@ async function snapshotMeta(): Promise<Record<string, { version: number; length?
 beforeAll(async () => {
   ensureBuilt();
   work = await tempDir();
-  await mkdir(path.join(work, 'keys'));
-  for (const n of names) {
-    await writeFile(path.join(work, 'keys', `${n}.pem`), signers[n].toPem());
-    await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(signers[n])));
-  }
+  await writeKeyFiles(work, Object.fromEntries(names.map((n) => [n, signers[n]])));
   await writeFile(path.join(work, 'a.txt'), 'top-level target\n');
   await writeFile(path.join(work, 'team.txt'), 'team target, version 1\n');
   await run('repo', 'init', 'repo', '--root-key', 'keys/R.pub', '--targets-key', 'keys/T.pub', '--snapshot-key', 'keys/S.pub', '--timestamp-key', 'keys/S.pub');

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnsignedMetadataError } from '../../src/errors.js';
 import { Metadata } from '../../src/models/metadata.js';
-import { publicKeyFileText } from '../../src/repository/key-files.js';
 import { Repository } from '../../src/repository/repository.js';
 import {
+  type ClientUnderTest,
   ensureBuilt,
   keyOf,
   newSigner,
@@ -17,7 +17,7 @@ import {
   tufJsClient,
   tufkit,
   tufkitClient,
-  type ClientUnderTest,
+  writeKeyFiles,
 } from './helpers.js';
 
 // Root key rotation and threshold change through the CLI, followed by clients that trusted the
@@ -53,11 +53,7 @@ async function rootStatus(): Promise<RootStatus> {
 beforeAll(async () => {
   ensureBuilt();
   work = await tempDir();
-  await mkdir(path.join(work, 'keys'));
-  for (const n of names) {
-    await writeFile(path.join(work, 'keys', `${n}.pem`), signers[n].toPem());
-    await writeFile(path.join(work, 'keys', `${n}.pub`), publicKeyFileText(keyOf(signers[n])));
-  }
+  await writeKeyFiles(work, Object.fromEntries(names.map((n) => [n, signers[n]])));
   await writeFile(path.join(work, 'a.txt'), 'first target\n');
   // Root version 1 (A and B, 2 of 2) is set up with the library; the rotation goes through the CLI.
   const repo = await Repository.init(repoDir(), {
