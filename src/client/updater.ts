@@ -13,8 +13,8 @@ import {
   regularFileSize,
   removeAbandonedTempFiles,
   removeAbandonedTempFilesOf,
-  TEMP_PREFIX,
   removeStaleTempFiles,
+  TEMP_PREFIX,
   writeFileAtomic,
 } from './atomic-file.js';
 import { resolveConfig, type UpdaterConfig } from './config.js';
@@ -336,8 +336,10 @@ export class Updater {
     }
   }
 
-  /** Spec 5.4: the cached timestamp is the rollback baseline; an equal version keeps it. */
-  /** Spec 5.4; returns the length the cached timestamp gives its snapshot (the cached snapshot's, if any). */
+  /**
+   * Spec 5.4: the cached timestamp is the rollback baseline; an equal version keeps it. Returns the
+   * length the cached timestamp gives its snapshot (the cached snapshot's length, if any).
+   */
   private async updateTimestamp(trusted: TrustedMetadataSet): Promise<number | undefined> {
     const cached = await this.readCached('timestamp', this.config.timestampMaxLength);
     if (cached) this.tryCached(() => trusted.updateTimestamp(cached, true));

@@ -173,11 +173,10 @@ export class Metadata<T extends AnySigned = AnySigned> {
     if (!found) return undefined;
     const rest = `${text.slice(0, open)}{}${text.slice(found.end)}`;
     const removed = found.end - open - 2;
-    let value: unknown;
     try {
       const parsed = parseTextCountingMembers(rest, true, role, { findSignedSpan: true });
       const span = parsed.signedSpan;
-      value = parsed.value;
+      const value = parsed.value;
       const signed = isJSONObject(value) ? value.signed : undefined;
       // The `{}` in `rest` must be the very `signed.targets` JSON.parse read, inside the canonical span.
       if (!span || span.start >= open || span.end <= open || !isJSONObject(signed) || !isEmptyObject(signed.targets)) return undefined;
