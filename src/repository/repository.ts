@@ -750,10 +750,17 @@ export class Repository {
   }
 
   private async write(store: RoleStore, writes: PlannedWrite[]): Promise<void> {
-    // Delegated roles first (together), then the top-level ones one by one, in the planned order.
+    // Delegated roles first, deepest first (a level durable before the one above it, so no crash
+    // leaves a delegator naming a new role whose file is not there yet), then the top-level ones
+    // one by one, in the planned order.
     const delegated = writes.filter((w) => w.bytes && !isTopLevel(w.role));
     const topLevel = writes.filter((w) => w.bytes && isTopLevel(w.role));
-    await writeFilesAtomic(delegated.map((w) => [this.layout.roleFile(w.role), w.bytes!] as const));
+    const depth = delegated.length > 0 ? depthsOf(await store.tree()) : new Map<string, number>();
+    const levels = [...new Set(delegated.map((w) => depth.get(w.role) ?? 0))].sort((a, b) => b - a);
+    for (const level of levels) {
+      const batch = delegated.filter((w) => (depth.get(w.role) ?? 0) === level);
+      await writeFilesAtomic(batch.map((w) => [this.layout.roleFile(w.role), w.bytes!] as const));
+    }
     for (const w of topLevel) {
       if (w.rootHistory !== undefined) {
         await mkdir(this.layout.rootHistoryDir, { recursive: true });
@@ -763,6 +770,14 @@ export class Repository {
       await writeFileAtomic(this.layout.roleFile(w.role), w.bytes!);
     }
   }
+}
+
+/** Each role's depth in the delegation tree ("targets" 0, what it delegates to 1, ...). */
+function depthsOf(tree: readonly TreeNode[]): Map<string, number> {
+  const depth = new Map<string, number>();
+  // The tree lists a delegator before the roles it delegates to.
+  for (const { name, parent } of tree) depth.set(name, parent === undefined ? 0 : (depth.get(parent) ?? 0) + 1);
+  return depth;
 }
 
 /** Deletes the blobs a killed command created that no role names (see BlobStore.JOURNAL). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -300,6 +300,23 @@ describe('safety', () => {
     await expect(repo.addTargets([{ file: good, path: 'good' }], { custom: { f: 0.5 } })).rejects.toThrow(/custom/);
     await expect(repo.setExpiry('targets', new Date(Date.now() - 1000))).rejects.toBeInstanceOf(UsageError);
     expect(await treeHash(dir)).toBe(before);
+  });
+
+  it('writes new delegated roles before the delegated role that names them: a failed write never leaves it naming a missing file', async () => {
+    const { repo, dir } = await fresh();
+    await repo.delegate('targets', { name: 'team', keys: [keyOf(DEV)], threshold: 1, paths: ['team/*'], terminating: false });
+    const teamFile = path.join(dir, 'metadata', 'team.json');
+    const before = await readFile(teamFile);
+    // A non-empty folder where the second new bin's file goes: its rename fails (EISDIR).
+    const blocker = path.join(dir, 'metadata', 'team-bins-1.json');
+    await file(blocker, 'keep', 'x');
+    await expect(repo.delegate('team', { name: 'team-bins', keys: [keyOf(BINS)], threshold: 1, bins: 2 })).rejects.toThrow(/team-bins-1\.json/);
+    // Written together, "team" would name team-bins-0 and team-bins-1 now, and the repository could not load.
+    expect(await readFile(teamFile)).toEqual(before);
+    expect((await repo.roleNames()).sort()).toEqual(['root', 'snapshot', 'targets', 'team', 'timestamp']);
+    await rm(blocker, { recursive: true });
+    expect(await repo.delegate('team', { name: 'team-bins', keys: [keyOf(BINS)], threshold: 1, bins: 2 })).toEqual(['team-bins-0', 'team-bins-1']);
+    expect((await repo.status()).roles.map((r) => r.name)).toEqual(expect.arrayContaining(['team', 'team-bins-0', 'team-bins-1']));
   });
 
   it('serialises concurrent commands on one folder (the lock)', async () => {
