@@ -85,6 +85,11 @@ export function bytesToHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/** The lowercase hex SHA-256 of `data` (snapshot and timestamp list files by it). */
+export function sha256Hex(data: Uint8Array): string {
+  return bytesToHex(digest('sha256', data));
+}
+
 /**
  * Compares two byte strings in time that depends only on their lengths. Lengths are public (a
  * digest's length follows from its algorithm), so a length mismatch returns false, but only after

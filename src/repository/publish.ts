@@ -2,7 +2,7 @@ import { createReadStream, linkSync, mkdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
-import { bytesToHex, digest } from '../crypto/hash.js';
+import { sha256Hex } from '../crypto/hash.js';
 import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { writeFilesAtomic } from './atomic-batch.js';
@@ -281,7 +281,7 @@ export async function publishRepository(
   const roleBytes = async (name: string): Promise<Uint8Array> => {
     const bytes = await store.bytes(name);
     const r = index.role(name);
-    if (bytes.length !== r.length || bytesToHex(digest('sha256', bytes)) !== r.sha256) {
+    if (bytes.length !== r.length || sha256Hex(bytes) !== r.sha256) {
       throw new LengthOrHashMismatchError(`cannot publish: ${store.layout.roleFile(name)} (role "${name}") is not the file snapshot version ${snapshotVersion} lists: it changed while publishing; run tufkit status`);
     }
     return bytes;

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readFileCapped, removeStaleTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { canonicalBytes } from '../crypto/canonical.js';
+import { sha256Hex } from '../crypto/hash.js';
 import type { Delegations } from '../models/delegations.js';
 import type { TargetFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
@@ -100,10 +101,6 @@ function shardOf(key: string): string {
   return ((h >>> 0) & ((1 << SHARD_BITS) - 1)).toString(16).padStart(3, '0');
 }
 
-function digestHex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** What a file's stat says of its identity: any write or replacement changes it (ctime and inode). */
 export function statIdentity(path: string): string | undefined {
   const s = statSync(path, { bigint: true, throwIfNoEntry: false });
@@ -186,7 +183,7 @@ function listingsOf(rec: PathRecord): Listing[] {
 /** index.json: the sha256 of the JSON text on the first line, the JSON on the second (a damaged file is not used). */
 function mainFileBytes(main: MainFile): Uint8Array {
   const json = JSON.stringify(main);
-  return Buffer.from(`${digestHex(json)}\n${json}`);
+  return Buffer.from(`${sha256Hex(Buffer.from(json))}\n${json}`);
 }
 
 function parseMain(bytes: Uint8Array): MainFile | undefined {
@@ -194,7 +191,7 @@ function parseMain(bytes: Uint8Array): MainFile | undefined {
     const text = Buffer.from(bytes).toString('utf8');
     const nl = text.indexOf('\n');
     const json = text.slice(nl + 1);
-    if (nl !== 64 || digestHex(json) !== text.slice(0, 64)) return undefined;
+    if (nl !== 64 || sha256Hex(Buffer.from(json)) !== text.slice(0, 64)) return undefined;
     const m = JSON.parse(json) as MainFile;
     if (m?.format !== FORMAT || typeof m.gen !== 'string' || !/^g-[0-9a-f]{12}$/.test(m.gen) || typeof m.roles !== 'object' || typeof m.shards !== 'object' || !Array.isArray(m.problems)) return undefined;
     return m;
@@ -322,7 +319,7 @@ export class RepoIndex {
 
   private entryOf(md: Metadata<Targets>, bytes: Uint8Array, id: string): RoleEntry {
     const del = summary(md.signed.delegations);
-    return { id, len: bytes.length, sha: digestHex(bytes), v: md.signed.version, exp: md.signed.expires.getTime(), n: md.signed.targets.size, ...(del ? { del } : {}) };
+    return { id, len: bytes.length, sha: sha256Hex(bytes), v: md.signed.version, exp: md.signed.expires.getTime(), n: md.signed.targets.size, ...(del ? { del } : {}) };
   }
 
   // ---- roles -------------------------------------------------------------------------------
@@ -351,7 +348,7 @@ export class RepoIndex {
     let d = byRole.get(memo);
     if (!d) {
       const keys = auth.role.keyids.map((k) => [k, auth.keys.get(k)?.toJSON() ?? null]);
-      d = digestHex(canonicalBytes({ threshold: auth.role.threshold, keyids: auth.role.keyids, keys: Object.fromEntries(keys) } as never, 'authorisation')).slice(0, 32);
+      d = sha256Hex(canonicalBytes({ threshold: auth.role.threshold, keyids: auth.role.keyids, keys: Object.fromEntries(keys) } as never, 'authorisation')).slice(0, 32);
       byRole.set(memo, d);
     }
     return d;
@@ -397,7 +394,7 @@ export class RepoIndex {
       } catch {
         bytes = undefined; // unreadable: rebuilt like a damaged one
       }
-      if (!bytes || digestHex(bytes).slice(0, 32) !== want) {
+      if (!bytes || sha256Hex(bytes).slice(0, 32) !== want) {
         this.rebuiltBecause = `shard ${id} is missing or damaged`;
         if (this.applying) throw RESTART;
         await this.rebuildRecords();
@@ -623,7 +620,7 @@ export class RepoIndex {
         continue;
       }
       const bytes = Buffer.from(JSON.stringify(s));
-      this.shardDigests.set(id, digestHex(bytes).slice(0, 32));
+      this.shardDigests.set(id, sha256Hex(bytes).slice(0, 32));
       files.push([join(genDir, `${id}.json`), bytes]);
     }
     await writeFilesAtomic(files);

@@ -2,7 +2,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { isErrno, readFileCapped, removeFile, writeFileAtomic } from '../client/atomic-file.js';
 import { DirLock } from '../client/lock.js';
 import { canonicalBytes } from '../crypto/canonical.js';
-import { bytesToHex, digest } from '../crypto/hash.js';
+import { digest, sha256Hex } from '../crypto/hash.js';
 import { InMemorySigner, type Signer } from '../crypto/signer.js';
 import { KeyError, RepositoryError, RoleNotFoundError, StorageError, TufError, UsageError } from '../errors.js';
 import { Delegations } from '../models/delegations.js';
@@ -828,7 +828,7 @@ function pruneKeys(d: Delegations): void {
 }
 
 function metaFor(version: number, bytes: Uint8Array, withHashes: boolean): MetaFile {
-  return metaOf(version, bytes.length, bytesToHex(digest('sha256', bytes)), withHashes);
+  return metaOf(version, bytes.length, sha256Hex(bytes), withHashes);
 }
 
 function metaOf(version: number, length: number, sha256: string, withHashes: boolean): MetaFile {

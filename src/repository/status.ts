@@ -8,7 +8,7 @@ import {
 import { formatExpires } from '../models/fields.js';
 import type { MetaFile } from '../models/files.js';
 import type { Metadata } from '../models/metadata.js';
-import { bytesToHex, digest } from '../crypto/hash.js';
+import { sha256Hex } from '../crypto/hash.js';
 import { formatRelative } from './durations.js';
 import type { RepoIndex } from './repo-index.js';
 import type { RoleStore } from './role-store.js';
@@ -82,10 +82,6 @@ async function metaMismatch(
     return differs;
   }
   return undefined;
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return bytesToHex(digest('sha256', bytes));
 }
 
 /** Every role's version, expiry and signatures, and every reason the repository cannot be published. */
