@@ -13,7 +13,8 @@ import type { Repository } from '../../src/repository/repository.js';
 import { cliPath } from '../helpers/client.js';
 
 export { ensureBuilt } from '../helpers/client.js';
-export { TestServer } from '../helpers/server.js';
+import { TestServer } from '../helpers/server.js';
+export { TestServer };
 
 const temps: string[] = [];
 
@@ -182,4 +183,12 @@ export async function addFileTargets(repo: Repository, base: string, files: Reco
     }),
   );
   return [...new Set((await repo.addTargets(inputs)).map((a) => a.role))];
+}
+
+/** Serves the published folder `out` on 127.0.0.1, with a tufkit and a tuf-js client trusting its root v1. */
+export async function serveToClients(out: string): Promise<{ server: TestServer; root1: Uint8Array; clients: ClientUnderTest[] }> {
+  const server = await TestServer.start(out);
+  const root1 = await readFile(path.join(out, 'metadata/1.root.json'));
+  const clients = [await tufkitClient(root1, server.metadataUrl, server.targetsUrl), await tufJsClient(root1, server.metadataUrl, server.targetsUrl)];
+  return { server, root1, clients };
 }

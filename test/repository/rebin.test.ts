@@ -18,10 +18,10 @@ import {
   newSigner,
   ok,
   removeTemps,
+  serveToClients,
   tempDir,
   TestServer,
   treeHash,
-  tufJsClient,
   tufkit,
   tufkitClient,
   writeKeyFiles,
@@ -173,9 +173,7 @@ describe('tufkit delegate rebin, followed by clients', { timeout: 60_000 }, () =
     await run('delegate', 'add', 'repo', '--from', 'targets', '--to', 'bins', '--key', 'keys/B.pub', '--bins', '16');
     await run('targets', 'add', 'repo', 'files/pkg', '--path', 'pkg', '--role', 'bins');
     await release(['root', 'T'], ['targets', 'T'], ['bins-*', 'B']);
-    server = await TestServer.start(path.join(work, 'pub'));
-    root1 = await readFile(path.join(work, 'pub/metadata/1.root.json'));
-    clients = [await tufkitClient(root1, server.metadataUrl, server.targetsUrl), await tufJsClient(root1, server.metadataUrl, server.targetsUrl)];
+    ({ server, root1, clients } = await serveToClients(path.join(work, 'pub')));
     for (const c of clients) {
       await c.refresh();
       expect(await c.download(targetNames[7]!)).toEqual(Buffer.from(`contents of ${targetNames[7]}\n`));

@@ -11,10 +11,9 @@ import {
   newSigner,
   ok,
   removeTemps,
+  serveToClients,
   tempDir,
   TestServer,
-  tufJsClient,
-  tufkitClient,
   writeKeyFiles,
 } from './helpers.js';
 
@@ -58,9 +57,7 @@ beforeAll(async () => {
   await release('targets', 'team');
   await run('targets', 'add', 'repo', 'a.txt', '--path', 'team/y.txt', '--role', 'team');
   await release('team');
-  server = await TestServer.start(path.join(work, 'pub'));
-  const root1 = await readFile(path.join(work, 'pub/metadata/1.root.json'));
-  clients = [await tufkitClient(root1, server.metadataUrl, server.targetsUrl), await tufJsClient(root1, server.metadataUrl, server.targetsUrl)];
+  ({ server, clients } = await serveToClients(path.join(work, 'pub')));
   for (const c of clients) {
     await c.refresh();
     expect(await c.download('team/x.txt')).toEqual(Buffer.from('team target, version 1\n'));

@@ -12,11 +12,10 @@ import {
   newSigner,
   ok,
   removeTemps,
+  serveToClients,
   tempDir,
   TestServer,
-  tufJsClient,
   tufkit,
-  tufkitClient,
   writeKeyFiles,
 } from './helpers.js';
 
@@ -71,9 +70,7 @@ beforeAll(async () => {
   await repo.updateSnapshot(signers.S);
   await repo.updateTimestamp(signers.TS);
   await repo.publish(pub());
-  server = await TestServer.start(pub());
-  const root1 = await readFile(path.join(pub(), 'metadata/1.root.json'));
-  clients = [await tufJsClient(root1, server.metadataUrl, server.targetsUrl), await tufkitClient(root1, server.metadataUrl, server.targetsUrl)];
+  ({ server, clients } = await serveToClients(pub()));
   for (const c of clients) {
     await c.refresh();
     expect(await c.download('a.txt')).toEqual(Buffer.from('first target\n'));
@@ -164,7 +161,7 @@ describe('root rotation through the CLI', { timeout: 20_000 }, () => {
 
     // Served anyway (a compromised or careless publisher): clients keep root version 3.
     await writeFile(path.join(pub(), 'metadata/4.root.json'), await readFile(path.join(repoDir(), 'metadata/root.json')));
-    const [tufjs, ours] = clients as [ClientUnderTest, ClientUnderTest];
+    const [ours, tufjs] = clients as [ClientUnderTest, ClientUnderTest];
     await expect(ours.refresh()).rejects.toBeInstanceOf(UnsignedMetadataError);
     const e = await tufjs.refresh().then(() => undefined, (err: unknown) => err);
     expect((e as Error).constructor.name).toBe('UnsignedMetadataError'); // tuf-js's own class
