@@ -1,14 +1,16 @@
-import { createReadStream, linkSync, mkdirSync, statSync } from 'node:fs';
-import { lstat, mkdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
-import { writeFilesAtomic } from './atomic-batch.js';
+import { StagedFiles, writeFilesAtomic } from './atomic-batch.js';
+import { TargetLinker, type LinkRequest } from './link-worker.js';
 import type { BlobStore } from './blob-store.js';
-import { BLOBS_DIR, checkDistinctFiles, INDEX_DIR, METADATA_DIR, publishedMetadataName, publishedTargetName, SETTINGS_FILE } from './layout.js';
+import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE } from './layout.js';
 import type { RepoIndex } from './repo-index.js';
+import type { Targets } from '../models/targets.js';
 import type { RoleStore } from './role-store.js';
 import { signatureStatus } from './signatures.js';
 import { problemError, repositoryStatus } from './status.js';
@@ -60,15 +62,22 @@ export interface PublishOptions {
   onProgress?: (p: FileProgress) => void;
 }
 
-interface TargetCopy {
-  rel: string;
+interface TargetCopy extends LinkRequest {
   target: TargetFile;
-  /** Its digest in the blob store, and (once it is to be placed) the blob's path. */
-  hex: string;
-  blob: string;
+  /** Its folder (relative to OUT/targets, "/"-separated) and file name there; that folder in OUT. */
+  relDir: string;
+  name: string;
+  dir: string;
   immutable: boolean;
-  /** The roles listing it. */
-  owners: string[];
+}
+
+/** `targets/<relDir>/<name>`: how PublishResult.written names a target file. */
+function publishedPath(c: TargetCopy): string {
+  return c.relDir ? `targets/${c.relDir}/${c.name}` : `targets/${c.name}`;
+}
+
+function missingBlob(c: TargetCopy): RepositoryError {
+  return new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
 }
 
 function inside(child: string, parent: string): boolean {
@@ -99,6 +108,12 @@ async function compareFile(path: string, bytes: Uint8Array): Promise<'same' | 'o
     throw e;
   }
 }
+
+/**
+ * Threads that link target files into OUT. Two: linking is the kernel's work (about what cp -al
+ * spends), and one thread alone was the longest part of a first publish on two cores.
+ */
+const LINK_THREADS = 1;
 
 /** The caching rules publish writes beside metadata/ and targets/ (see cachingRules). */
 export const HEADERS_FILE = '_headers';
@@ -143,27 +158,6 @@ export function cachingRules(consistent: boolean): { nginx: string; headers: str
   return { nginx, headers };
 }
 
-/**
- * Runs `fn` on every item in place, yielding to the event loop every 1,000: for one cheap system
- * call per target (stat, link, at 100,000 targets) a direct call costs a fraction of a trip
- * through the thread pool.
- */
-async function eachInBatches<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
-  for (let i = 0; i < items.length; i++) {
-    fn(items[i]!);
-    if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
-  }
-}
-
-function existingSize(path: string): number | undefined {
-  try {
-    const s = statSync(path, { throwIfNoEntry: false });
-    return s?.isFile() ? s.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function* verifiedChunks(blob: string, verifier: StreamingVerifier): AsyncGenerator<Uint8Array> {
   for await (const chunk of createReadStream(blob, { highWaterMark: CHUNK })) {
     verifier.update(chunk as Buffer);
@@ -181,32 +175,12 @@ async function* verifiedChunks(blob: string, verifier: StreamingVerifier): Async
  * target's hashes, so damage costs availability, never integrity.
  */
 class TargetPlacer {
-  private linking = true;
   private readonly dirty = new Set<string>();
   private readonly made = new Set<string>();
 
-  /** Links `c` in at `dest` if it is new there: false when it needs place() (it exists, or links are out). */
-  tryLink(c: TargetCopy, dest: string): boolean {
-    const dir = dirname(dest);
-    try {
-      if (!this.made.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        this.made.add(dir);
-      }
-      if (!this.linking) return false;
-      linkSync(c.blob, dest);
-    } catch (e) {
-      // Another file system, or one without hard links: copy from now on.
-      if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) this.linking = false;
-      else if (!isErrno(e, 'EEXIST', 'EMLINK')) throw new FileSystemError('publish a target file', dest, e);
-      return false;
-    }
-    this.dirty.add(dir);
-    return true;
-  }
-
-  /** Puts `c` at `dest`: true when written, false when `dest` held those contents already. */
-  async place(c: TargetCopy, dest: string): Promise<boolean> {
+  /** Puts `c` at its place: true when written, false when a file there held those contents already. */
+  async place(c: TargetCopy): Promise<boolean> {
+    const dest = c.dest;
     const have = await lstat(dest).catch((e: unknown) => {
       if (isErrno(e, 'ENOENT')) return undefined;
       throw e;
@@ -217,15 +191,27 @@ class TargetPlacer {
       // A HASH.name file's contents are fixed by its name: one of the right size is left alone.
       if (c.immutable && have.size === c.target.length) return false;
     }
+    if (!this.made.has(c.dir)) {
+      await mkdir(c.dir, { recursive: true });
+      this.made.add(c.dir);
+    }
     const verifier = new StreamingVerifier(c.target.length, c.target.hashes, `stored contents of target "${c.target.path}"`);
     await writeFileAtomic(dest, verifiedChunks(c.blob, verifier), () => verifier.finish(), { syncDir: false });
-    this.dirty.add(dirname(dest));
+    this.dirty.add(c.dir);
     return true;
   }
 
-  /** Makes every link and rename durable. */
-  async flush(): Promise<void> {
-    await mapLimit([...this.dirty], 16, fsyncDir);
+  /** Makes every link and rename durable: in `linked` (folders the thread linked into), those place() wrote to, and the folders above them up to `top`. */
+  async flush(linked: Iterable<string>, top: string): Promise<void> {
+    const dirs = new Set<string>();
+    const last = resolve(top);
+    for (const dir of [...this.dirty, ...linked]) {
+      for (let d = dir; !dirs.has(d); d = dirname(d)) {
+        dirs.add(d);
+        if (resolve(d) === last || dirname(d) === d) break;
+      }
+    }
+    await mapLimit([...dirs], 16, fsyncDir);
   }
 }
 
@@ -278,12 +264,16 @@ export async function publishRepository(
 
   // A role file publish writes is read now: it must be the file the index (and so snapshot) knows,
   // and reach its threshold under its delegator's current keys, whatever the index recorded.
+  // The store keeps the bytes it read: the ones checked are the ones verified and written.
+  const checked = new Set<string>();
   const roleBytes = async (name: string): Promise<Uint8Array> => {
     const bytes = await store.bytes(name);
+    if (checked.has(name)) return bytes;
     const r = index.role(name);
     if (bytes.length !== r.length || sha256Hex(bytes) !== r.sha256) {
       throw new LengthOrHashMismatchError(`cannot publish: ${store.layout.roleFile(name)} (role "${name}") is not the file snapshot version ${snapshotVersion} lists: it changed while publishing; run tufkit status`);
     }
+    checked.add(name);
     return bytes;
   };
 
@@ -291,13 +281,29 @@ export async function publishRepository(
   // version for good, and publish places targets before the metadata naming them, so every target
   // such a file lists was placed by the publish that wrote it: a re-publish skips them without a
   // stat. A file whose stat is the one recorded when it last held the role's bytes is not read.
+  // (Every role is read before the targets are linked: reads then wait behind the links' journal.)
   const outKey = resolve(out);
   const metaDir = join(out, 'metadata');
   const inOut = new Set<string>();
+  const toWrite: { name: string; file: string }[] = [];
+  let compareSnapshot: 'same' | 'other' | 'absent' = 'absent';
+  if (consistent) {
+    compareSnapshot = await compareFile(join(metaDir, snapshotFile[0]), snapshotFile[1]);
+    if (compareSnapshot === 'other') {
+      throw new BadVersionError(
+        `cannot publish: ${join(metaDir, snapshotFile[0])} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
+      );
+    }
+  }
+  // One listing of the folder spares a stat of each file not there (all of them, the first time);
+  // names compared ignoring case, as a case-insensitive file system would find them.
+  const listed = await readdir(metaDir).catch((e: unknown) => (isErrno(e, 'ENOENT', 'ENOTDIR') ? [] : Promise.reject(e)));
+  const present = new Set(listed.map((n) => n.toLowerCase()));
   await mapLimit(roleFiles, 16, async ({ name, file }) => {
     const dest = join(metaDir, file);
     if (index.publishedSame(name, outKey, dest)) return void inOut.add(name);
-    const state = await compareFile(dest, await roleBytes(name));
+    const bytes = await roleBytes(name);
+    const state = present.has(file.toLowerCase()) ? await compareFile(dest, bytes) : 'absent';
     if (state === 'same') {
       inOut.add(name);
       index.recordPublished(name, outKey, dest);
@@ -309,116 +315,167 @@ export async function publishRepository(
       );
     }
   });
-  const toWrite = roleFiles.filter(({ name }) => !inOut.has(name));
-  for (const { name } of toWrite) {
-    const sig = signatureStatus(name, await store.load(name), await store.authorisation(name));
-    if (!sig.verified) throw new UnsignedMetadataError(`cannot publish: role "${name}" version ${index.role(name).version}: ${sig.valid.length} of ${sig.threshold} needed signature(s)`);
-  }
-  let compareSnapshot: 'same' | 'other' | 'absent' = 'absent';
-  if (consistent) {
-    compareSnapshot = await compareFile(join(metaDir, snapshotFile[0]), snapshotFile[1]);
-    if (compareSnapshot === 'other') {
-      throw new BadVersionError(
-        `cannot publish: ${join(metaDir, snapshotFile[0])} was published with other contents (signed again since?); caches keep a published version for good, so the change needs a new version (tufkit expire renews the role and starts one)`,
-      );
-    }
-  }
 
-  // The targets of the roles not in OUT yet: only those roles are read.
-  const placedBy = consistent ? inOut : new Set<string>();
-  const copies = new Map<string, TargetCopy>();
+  // The roles publish writes are parsed and verified once, from the bytes it writes. Their targets
+  // (without consistent snapshots, those of every role) are handed role by role to a thread that
+  // checks each new file's blob (present, of the listed size) and hard-links it into OUT while the
+  // next role is read. A target file no metadata names yet is inert: metadata is written only once
+  // every target is in place and durable.
+  const targetsDir = join(out, 'targets');
+  const alg = blobs.algorithm;
+  const todo: TargetCopy[] = [];
+  const folderOf = new Map<string, { dir: string; thread: number }>();
+  const progress: FileProgress = { done: 0, total: 0, bytes: 0 };
+  const linker = new TargetLinker<TargetCopy>(
+    LINK_THREADS,
+    (linked, bytes) => {
+      progress.done = linked;
+      progress.bytes = bytes;
+      opts.onProgress?.({ ...progress, total: todo.length });
+    },
+    (c, f) => ('blob' in f ? missingBlob(c) : new FileSystemError('publish a target file', c.dest, f.error)),
+  );
+  const pending = await index.publishFolders(outKey);
+  await index.setPublishFolders(outKey, [...new Set([...pending, targetsDir, metaDir])]);
+  // Role files are written (temp file, fsync) as they are verified, beside the linking, and put in
+  // place once every target is durable.
+  const staged = new StagedFiles();
+  const fail = async (e: unknown): Promise<never> => {
+    await linker.stop();
+    await staged.abort(e);
+    throw e;
+  };
   let targetCount = 0;
   let skipped = 0;
   const perTarget = consistent ? targetHashes : 1;
-  for (const { name } of tree) {
-    const count = index.role(name).targets;
-    targetCount += count;
-    if (placedBy.has(name)) {
-      skipped += count * perTarget;
-      continue;
-    }
-    for (const tf of (await store.targets(name)).signed.targets.values()) {
-      const storeHex = tf.hashes[blobs.algorithm];
-      if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${name}" has no ${blobs.algorithm} hash, yet the index let it through`);
-      const rels = consistent ? Object.values(tf.hashes).map((hex) => publishedTargetName(tf.path, hex)) : [publishedTargetName(tf.path)];
-      for (const rel of rels) {
-        const prev = copies.get(rel);
-        if (prev) prev.owners.push(name);
-        else copies.set(rel, { rel, target: tf, hex: storeHex, blob: blobs.path(storeHex), immutable: consistent, owners: [name] });
+  try {
+    for (const { name, file } of roleFiles) {
+      const count = index.role(name).targets;
+      targetCount += count;
+      let role: Targets | undefined;
+      if (!inOut.has(name)) {
+        toWrite.push({ name, file });
+        const { metadata, signedBytes } = await store.forVerification(name);
+        const sig = signatureStatus(name, metadata, await store.authorisation(name), undefined, signedBytes);
+        if (!sig.verified) throw new UnsignedMetadataError(`cannot publish: role "${name}" version ${index.role(name).version}: ${sig.valid.length} of ${sig.threshold} needed signature(s)`);
+        role = metadata.signed as Targets;
+        if (staged.size === 0) await mkdir(metaDir, { recursive: true });
+        staged.add(join(metaDir, file), await roleBytes(name));
       }
+      if (consistent && inOut.has(name)) {
+        skipped += count * perTarget;
+        continue;
+      }
+      const batches: TargetCopy[][] = Array.from({ length: LINK_THREADS }, () => []);
+      for (const tf of (role ?? (await store.targets(name)).signed).targets.values()) {
+        const storeHex = tf.hashes[alg];
+        if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${name}" has no ${alg} hash, yet the index let it through`);
+        const path = tf.path;
+        const hexes = consistent ? Object.values(tf.hashes) : [];
+        checkTargetPath(path, Math.max(0, ...hexes.map((h) => h.length)));
+        // Checked: plain segments joined by "/", so concatenation is their join.
+        const slash = path.lastIndexOf('/');
+        const relDir = slash < 0 ? '' : path.slice(0, slash);
+        const base = path.slice(slash + 1);
+        let folder = folderOf.get(relDir);
+        if (folder === undefined) folderOf.set(relDir, (folder = { dir: relDir ? join(targetsDir, ...relDir.split('/')) : targetsDir, thread: folderOf.size % LINK_THREADS }));
+        const dir = folder.dir;
+        const blob = blobs.path(storeHex);
+        // A file listed twice (two roles, same contents) is linked once: the second finds it there.
+        for (const file of consistent ? hexes.map((hex) => `${hex}.${base}`) : [base]) {
+          const c: TargetCopy = { relDir, name: file, target: tf, blob, dir, dest: `${dir}${sep}${file}`, size: tf.length, immutable: consistent };
+          todo.push(c);
+          batches[folder.thread]!.push(c);
+        }
+      }
+      for (const [thread, batch] of batches.entries()) linker.send(thread, batch);
     }
+  } catch (e) {
+    return fail(e);
   }
-  const todo = [...copies.values()];
-  await eachInBatches(todo, (c) => {
-    if (existingSize(c.blob) !== c.target.length) {
-      throw new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
-    }
-  });
+  progress.total = todo.length;
 
   // Leftovers of killed publishes: in the folders this one writes to, and in those a publish into
-  // OUT was writing to when it stopped (recorded before it wrote, kept until they are clean).
-  const folders = new Set([join(out, 'targets'), metaDir]);
-  for (const rel of copies.keys()) folders.add(dirname(join(out, 'targets', ...rel.split('/'))));
-  const pending = await index.publishFolders(outKey);
-  await index.setPublishFolders(outKey, [...new Set([...pending, ...folders])]);
-  await mapLimit([...new Set([...pending, ...folders])], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
-
+  // OUT was writing to when it stopped (recorded before it writes there, kept until they are clean).
+  const targetFolders = [...folderOf.values()].map((f) => f.dir);
+  const folders = new Set([...pending, targetsDir, metaDir, ...targetFolders]);
   const written: string[] = [];
   let unchanged = skipped;
-  const progress: FileProgress = { done: 0, total: todo.length, bytes: 0 };
-  const done = (c: TargetCopy, placed: boolean): void => {
-    if (placed) {
-      written.push(`targets/${c.rel}`);
-      progress.bytes += c.target.length;
-    } else {
-      unchanged++;
-    }
-    progress.done++;
-    opts.onProgress?.({ ...progress });
-  };
-  const placer = new TargetPlacer();
-  const destOf = (c: TargetCopy): string => join(out, 'targets', ...c.rel.split('/'));
-  const rest: TargetCopy[] = [];
-  await eachInBatches(todo, (c) => {
-    if (placer.tryLink(c, destOf(c))) done(c, true);
-    else rest.push(c);
-  });
-  await mapLimit(rest, 16, async (c) => done(c, await placer.place(c, destOf(c))));
-  // Every target durable before any metadata names it.
-  await placer.flush();
-
-  const rules = cachingRules(consistent);
-  const rulesFiles: [string, Uint8Array][] = [
-    [join(out, NGINX_FILE), Buffer.from(rules.nginx)],
-    [join(out, HEADERS_FILE), Buffer.from(rules.headers)],
-  ];
-  const newRules: [string, Uint8Array][] = [];
-  for (const [path, bytes] of rulesFiles) {
-    if ((await compareFile(path, bytes)) === 'same') unchanged++;
-    else newRules.push([path, bytes]);
-  }
-  await writeFilesAtomic(newRules);
-  for (const [path] of newRules) written.push(relative(out, path));
-
-  // Each group durable before the next: roots, then the roles, snapshot, and timestamp last.
-  const writeMeta = async (files: [string, Uint8Array | (() => Promise<Uint8Array>)][]): Promise<void> => {
+  // Each group durable before the next: root versions and targets, then the roles, snapshot, and
+  // timestamp last.
+  const writeMeta = async (files: [string, Uint8Array][]): Promise<void> => {
     const changed: (readonly [string, Uint8Array])[] = [];
-    await mapLimit(files, 16, async ([name, data]) => {
+    await mapLimit(files, 16, async ([name, bytes]) => {
       const dest = join(metaDir, name);
-      const bytes = typeof data === 'function' ? await data() : data;
       if ((await compareFile(dest, bytes)) === 'same') {
         unchanged++;
         return;
       }
-      await mkdir(dirname(dest), { recursive: true });
       changed.push([dest, bytes]);
       written.push(`metadata/${name}`);
     });
     await writeFilesAtomic(changed);
   };
-  await writeMeta(metadata);
+  // While the thread links: the caching rules, which name no file.
+  let later: TargetCopy[];
+  try {
+    await index.setPublishFolders(outKey, [...folders]);
+    await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
+
+    const rules = cachingRules(consistent);
+    const newRules: [string, Uint8Array][] = [];
+    for (const [path, text] of [[join(out, NGINX_FILE), rules.nginx], [join(out, HEADERS_FILE), rules.headers]] as const) {
+      const bytes = Buffer.from(text);
+      if ((await compareFile(path, bytes)) === 'same') unchanged++;
+      else newRules.push([path, bytes]);
+    }
+    await writeFilesAtomic(newRules);
+    for (const [path] of newRules) written.push(relative(out, path));
+    later = await linker.finish();
+  } catch (e) {
+    return fail(e);
+  }
+
+  // Files the thread did not link (already there, or another file system): compared, or copied.
+  const notLinked = new Set(later);
+  progress.done = 0;
+  progress.bytes = 0;
+  for (const c of todo) {
+    if (notLinked.has(c)) continue;
+    written.push(publishedPath(c));
+    progress.done++;
+    progress.bytes += c.size;
+  }
+  if (todo.length > 0) opts.onProgress?.({ ...progress });
+
+  try {
+    const placer = new TargetPlacer();
+    const placing = new Set<string>();
+    await mapLimit(later, 16, async (c) => {
+      const first = !placing.has(c.dest);
+      placing.add(c.dest);
+      if (first && (await placer.place(c))) {
+        written.push(publishedPath(c));
+        progress.bytes += c.target.length;
+      } else {
+        unchanged++;
+      }
+      progress.done++;
+      opts.onProgress?.({ ...progress });
+    });
+    // Every target durable before any metadata names it: each folder holding one, and the folders
+    // above them up to OUT (new folders are entries in their parents).
+    await placer.flush(todo.length > 0 ? targetFolders : [], out);
+    // A new root version only once everything it leads to is in place: it may rotate the keys the
+    // published timestamp is signed with.
+    await mkdir(metaDir, { recursive: true });
+    await writeMeta(metadata);
+  } catch (e) {
+    return fail(e);
+  }
   unchanged += inOut.size;
-  await writeMeta(toWrite.map(({ name, file }) => [file, () => roleBytes(name)]));
+  await staged.commit();
+  for (const { file } of toWrite) written.push(`metadata/${file}`);
   for (const { name, file } of toWrite) index.recordPublished(name, outKey, join(metaDir, file));
   if (compareSnapshot === 'same') unchanged++;
   else await writeMeta([snapshotFile]);

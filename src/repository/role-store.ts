@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { isErrno, readFileCapped } from '../client/atomic-file.js';
+import { isErrno, readFileCapped, readFileCappedSync } from '../client/atomic-file.js';
 import { MetadataFormatError, RoleNotFoundError, StorageError } from '../errors.js';
 import type { Delegations } from '../models/delegations.js';
 import type { Key } from '../models/key.js';
@@ -108,7 +108,7 @@ export class RoleStore {
     let b = this.raw.get(name);
     if (!b) {
       const file = this.layout.roleFile(name);
-      b = await readFileCapped(file, MAX_ROLE_FILE);
+      b = readFileCappedSync(file, MAX_ROLE_FILE);
       if (!b) {
         if (isTopLevel(name)) throw new StorageError(`${file} is missing: the repository folder is damaged`);
         throw new RoleNotFoundError(`role "${name}" has no metadata file (${file})`);
@@ -143,6 +143,16 @@ export class RoleStore {
     const type = isTopLevel(name) ? name : 'targets';
     const bytes = await this.bytes(name);
     return fromFile(this.layout.roleFile(name), () => Metadata.fromBytes(bytes, type, name));
+  }
+
+  /**
+   * A fresh parse of the role's bytes as on disk, with the bytes its signatures cover (the file's
+   * own span when it is canonical, as tufkit writes it: nothing re-encoded).
+   */
+  async forVerification(name: string): Promise<{ metadata: Metadata; signedBytes: Uint8Array }> {
+    const type = isTopLevel(name) ? name : 'targets';
+    const bytes = await this.bytes(name);
+    return fromFile(this.layout.roleFile(name), () => Metadata.fromBytesForVerification(bytes, type, name));
   }
 
   /** Records a role as written (or as created in memory, with `bytes` undefined until written). */

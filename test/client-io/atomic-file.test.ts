@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileCapped, removeFile, removeStaleTempFiles, writeFileAtomic } from '../../src/client/atomic-file.js';
-import { StorageError } from '../../src/errors.js';
+import { readFileCapped, readFileCappedSync, removeFile, removeStaleTempFiles, writeFileAtomic } from '../../src/client/atomic-file.js';
+import { FileSystemError, StorageError } from '../../src/errors.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -116,6 +117,19 @@ describe('readFileCapped / removeFile / removeStaleTempFiles', () => {
     expect(Buffer.from((await readFileCapped(file, 5))!).toString()).toBe('12345');
     await expect(readFileCapped(file, 4)).rejects.toBeInstanceOf(StorageError);
     expect(await readFileCapped(path.join(dir, 'none'), 4)).toBeUndefined();
+  });
+
+  it('reads the same way in one blocking call: cap, missing file, folder', async () => {
+    const file = path.join(dir, 'f');
+    await writeFile(file, '12345');
+    expect(Buffer.from(readFileCappedSync(file, 5)!).toString()).toBe('12345');
+    expect(() => readFileCappedSync(file, 4)).toThrow(StorageError);
+    expect(readFileCappedSync(path.join(dir, 'none'), 4)).toBeUndefined();
+    await mkdir(path.join(dir, 'sub'));
+    expect(() => readFileCappedSync(path.join(dir, 'sub'), 4)).toThrow(FileSystemError);
+    // A FIFO where a file belongs is refused at once, never waited on.
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    expect(() => readFileCappedSync(path.join(dir, 'fifo'), 4)).toThrow(`${path.join(dir, 'fifo')}: not a regular file`);
   });
 
   it('removes files (missing ones too) and leftover temp files only', async () => {

@@ -200,7 +200,7 @@ describe('snapshot, timestamp and publish checks', () => {
     expect(await readFile(path.join(out, 'targets/a/p.txt'), 'utf8')).toBe('plain');
   });
 
-  it('refuses to publish into its own folders, and refuses a damaged stored target before writing', async () => {
+  it('refuses to publish into its own folders, and refuses a damaged stored target before publishing any metadata', async () => {
     const { repo, dir, files } = await fresh();
     await repo.addTargets([{ file: await file(files, 'p', 'abc'), path: 'p' }]);
     await release(repo);
@@ -209,7 +209,9 @@ describe('snapshot, timestamp and publish checks', () => {
     await writeFile(blob, 'abcd');
     const out = path.join(path.dirname(dir), 'out');
     await expect(repo.publish(out)).rejects.toThrow(/stored contents of target "p" .* are missing or damaged/);
-    expect(existsSync(out)).toBe(false);
+    // Role files are written beside the target files, but only as temp files until every target is in place.
+    expect(existsSync(path.join(out, 'targets'))).toBe(false);
+    expect(existsSync(out) ? await readdir(path.join(out, 'metadata')) : []).toEqual([]);
   });
 });
 
@@ -287,8 +289,14 @@ describe('safety', () => {
     for (const p of ['', '/abs', '../x', 'a/../b', 'a//b', 'a/', './a', 'a\\b', 'C:/x', 'a\u0000b', `${'x'.repeat(200)}`]) {
       expect(() => checkTargetPath(p), JSON.stringify(p)).toThrow(UnsafePathError);
     }
-    for (const p of ['a', 'a/b/c.tar.gz', 'ü/ñ', 'a b/c']) expect(() => checkTargetPath(p)).not.toThrow();
+    for (const p of ['a', 'a/b/c.tar.gz', 'ü/ñ', 'a b/c', '.well-known/x', 'a/.b', '-/+/_']) expect(() => checkTargetPath(p)).not.toThrow();
     expect(publishedTargetName('a/b/c.txt', 'ff')).toBe('a/b/ff.c.txt');
+    // A plain 100-byte segment is taken at a glance only while HASH.name stays within 255 bytes.
+    const seg = 'x'.repeat(100);
+    expect(() => checkTargetPath(`a/${seg}`, 154)).not.toThrow();
+    expect(() => checkTargetPath(`a/${seg}`, 155)).toThrow(UnsafePathError);
+    expect(() => checkTargetPath(`${'y'.repeat(101)}/${seg}`, 153)).not.toThrow();
+    expect(() => checkTargetPath(`${'y'.repeat(101)}/${seg}`, 154)).toThrow(UnsafePathError);
   });
 
   it('a failing add leaves the folder exactly as it was (stored contents included)', async () => {
