@@ -1,11 +1,14 @@
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 /*
  * Publishing 100,000 targets into OUT on the repository's file system is one stat (the blob's size)
  * and one hard link per target: what `cp -al` pays. Made as synchronous calls on a thread of their
  * own they cost about that, while the main thread goes on reading and verifying the roles that list
- * the next targets; issued from the main thread as asynchronous calls, each one's trip through the
- * thread pool cost the main thread about as much again.
+ * the next targets (issued from the main thread as asynchronous calls, each one's trip through the
+ * thread pool cost the main thread about as much again). Once the main thread has sent the last
+ * batch it takes batches the thread has not started, from the end, so both finish together.
  */
 
 /** One target file to link into OUT: its blob, where it goes, and the size the blob must have. */
@@ -15,157 +18,186 @@ export interface LinkRequest {
   size: number;
 }
 
-/** What the thread reports: batches done, the end (files it left for a copy), or the failure that stopped it. */
-type Report = { done: number; bytes: number } | { later: number[] } | { fail: number; blob: true } | { fail: number; code: string; message: string };
+/** How one batch went: files linked and their bytes, and the positions of those left for a copy; or where it stopped. */
+type BatchResult = { linked: number; bytes: number; later: number[] } | { fail: number; blob: true } | { fail: number; code: string; message: string };
 
 /**
- * The thread's code (run from its source text: a self-contained function, given `require`, so it
- * loads alike from the compiled files and the bundle). Requests are numbered in the order sent.
+ * Stats and links one batch (blob NUL dest NUL size NUL, for each request; no path holds a NUL).
+ * Run by the thread and by the main thread alike: self-contained, as its source text is what the
+ * thread runs. A blob missing or of the wrong size stops the batch there.
  */
-function linkThread(req: (id: string) => unknown): void {
-  const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
-  const fs = req('node:fs') as typeof import('node:fs');
-  const { dirname } = req('node:path') as typeof import('node:path');
-  const port = parentPort!;
+function linkBatch(files: typeof fs, parent: typeof dirname, text: string, state: { linking: boolean }): BatchResult {
+  const items = text.split('\0');
   const later: number[] = [];
   let linked = 0;
   let bytes = 0;
-  let linking = true;
-  let failed = false;
-  let n = 0;
-  port.on('message', (m: string | null) => {
-    if (failed) return;
-    if (m === null) return port.postMessage({ later });
-    // blob NUL dest NUL size NUL, for each request (no path holds a NUL).
-    const items = m.split('\0');
-    for (let i = 0; i + 2 < items.length; i += 3, n++) {
-      const blob = items[i]!;
-      const dest = items[i + 1]!;
-      const size = Number(items[i + 2]);
-      let st: import('node:fs').Stats | undefined;
-      try {
-        st = fs.statSync(blob, { throwIfNoEntry: false });
-      } catch {
-        st = undefined;
-      }
-      if (!st?.isFile() || st.size !== size) {
-        failed = true;
-        return port.postMessage({ fail: n, blob: true });
-      }
-      if (!linking) {
-        later.push(n);
-        continue;
-      }
-      try {
-        try {
-          fs.linkSync(blob, dest);
-        } catch (e) {
-          // Its folder is made on first need, so a publish refused early leaves OUT as it was.
-          if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
-          fs.mkdirSync(dirname(dest), { recursive: true });
-          fs.linkSync(blob, dest);
-        }
-      } catch (e) {
-        const code = String((e as { code?: unknown }).code ?? '');
-        // Another file system, or one without hard links: the rest are copied. Already there: compared.
-        if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code)) linking = false;
-        else if (code !== 'EEXIST' && code !== 'EMLINK') {
-          failed = true;
-          return port.postMessage({ fail: n, code, message: (e as Error).message });
-        }
-        later.push(n);
-        continue;
-      }
-      linked++;
-      bytes += size;
+  for (let i = 0, n = 0; i + 2 < items.length; i += 3, n++) {
+    const blob = items[i]!;
+    const dest = items[i + 1]!;
+    const size = Number(items[i + 2]);
+    let st: fs.Stats | undefined;
+    try {
+      st = files.statSync(blob, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
     }
-    port.postMessage({ done: linked, bytes });
+    if (!st?.isFile() || st.size !== size) return { fail: n, blob: true };
+    if (!state.linking) {
+      later.push(n);
+      continue;
+    }
+    try {
+      try {
+        files.linkSync(blob, dest);
+      } catch (e) {
+        // Its folder is made on first need, so a publish refused early leaves OUT as it was.
+        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+        files.mkdirSync(parent(dest), { recursive: true });
+        files.linkSync(blob, dest);
+      }
+    } catch (e) {
+      const code = String((e as { code?: unknown }).code ?? '');
+      // Another file system, or one without hard links: the rest are copied. Already there: compared.
+      if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code)) state.linking = false;
+      else if (code !== 'EEXIST' && code !== 'EMLINK') return { fail: n, code, message: (e as Error).message };
+      later.push(n);
+      continue;
+    }
+    linked++;
+    bytes += size;
+  }
+  return { linked, bytes, later };
+}
+
+/** The thread: takes each batch the main thread has not claimed (claims[id] 0 -> 1), in the order sent. */
+function linkThread(req: (id: string) => unknown, batch: typeof linkBatch, claims: Int32Array): void {
+  const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const files = req('node:fs') as typeof fs;
+  const { dirname: parent } = req('node:path') as typeof import('node:path');
+  const port = parentPort!;
+  const state = { linking: true };
+  let failed = false;
+  port.on('message', (m: { id: number; text: string } | null) => {
+    if (m === null) return port.postMessage({ end: true });
+    if (failed || Atomics.compareExchange(claims, m.id, 0, 1) !== 0) return;
+    const r = batch(files, parent, m.text, state);
+    if ('fail' in r) failed = true;
+    port.postMessage({ id: m.id, r });
   });
 }
 
-/** Why a thread stopped: the request's blob is missing or of the wrong size, or its link failed. */
-export type LinkFailure = { blob: true } | { error: Error & { code: string } };
-
-/** One thread and the requests sent to it, in order (the thread numbers them alike). */
-class LinkThread<T extends LinkRequest> {
-  readonly worker = new Worker(`(${linkThread.toString()})(require)`, { eval: true });
-  readonly sent: T[] = [];
-  linked = 0;
-  bytes = 0;
-  readonly result: Promise<T[]>;
-
-  constructor(onDone: () => void, toError: (item: T, failure: LinkFailure) => Error) {
-    this.result = new Promise<T[]>((resolve, reject) => {
-      this.worker.on('message', (r: Report) => {
-        if ('done' in r) {
-          this.linked = r.done;
-          this.bytes = r.bytes;
-          return onDone();
-        }
-        if ('later' in r) return resolve(r.later.map((i) => this.sent[i]!));
-        const failure: LinkFailure = 'blob' in r ? { blob: true } : { error: Object.assign(new Error(r.message), { code: r.code }) };
-        reject(toError(this.sent[r.fail]!, failure));
-      });
-      this.worker.on('error', reject);
-      this.worker.on('exit', () => reject(new Error('a link thread stopped')));
-    });
-    // A rejection is handled by whoever awaits finish(); until then it must not count as unhandled.
-    this.result.catch(() => undefined);
-  }
+/** Lets callbacks waiting on the event loop run. */
+export function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Why linking stopped: the request's blob is missing or of the wrong size, or its link failed. */
+export type LinkFailure = { blob: true } | { error: Error & { code: string } };
+
 /**
- * Hard links made on worker threads, requests sent in batches as they are known; the caller picks
- * each batch's thread (the same folder always to the same thread: links into one folder take its
- * lock in turn). A blob missing or of the wrong size stops its thread; finish() then rejects.
+ * Hard links made on a worker thread (and, at the end, on the main thread), requests sent in
+ * batches as they are known. A blob missing or of the wrong size stops it; finish() then rejects.
  */
 export class TargetLinker<T extends LinkRequest> {
-  private readonly threads: LinkThread<T>[] = [];
+  private worker: Worker | undefined;
+  private readonly claims: Int32Array;
+  private readonly batches: { items: T[]; text: string }[] = [];
+  private readonly results = new Map<number, BatchResult>();
+  private linked = 0;
+  private bytes = 0;
+  private ended: (() => void) | undefined;
+  private failure: ((e: unknown) => void) | undefined;
+  /** Why the thread stopped before finish() waited for it. */
+  private broken: { e: unknown } | undefined;
 
   constructor(
-    readonly size: number,
+    /** The most batches that will be sent. */
+    capacity: number,
     /** Called as batches are done: files linked so far, and their bytes. */
     private readonly onDone: (linked: number, bytes: number) => void,
-    /** The error finish() rejects with when a thread stopped at `item`. */
+    /** The error finish() rejects with when linking stopped at `item`. */
     private readonly toError: (item: T, failure: LinkFailure) => Error,
-  ) {}
+  ) {
+    this.claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, capacity)));
+  }
 
-  /** Queues `items` on thread `thread` (0 to size - 1; started on first use). */
-  send(thread: number, items: readonly T[]): void {
+  /** Queues `items` (started on first use). */
+  send(items: readonly T[]): void {
     if (items.length === 0) return;
-    const t = (this.threads[thread] ??= new LinkThread<T>(() => this.progress(), this.toError));
-    let message = '';
-    for (const it of items) {
-      message += `${it.blob}\0${it.dest}\0${it.size}\0`;
-      t.sent.push(it);
-    }
-    t.worker.postMessage(message);
+    const id = this.batches.length;
+    if (id >= this.claims.length) throw new Error('internal: more link batches than announced');
+    let text = '';
+    for (const it of items) text += `${it.blob}\0${it.dest}\0${it.size}\0`;
+    this.batches.push({ items: [...items], text });
+    this.start().postMessage({ id, text });
   }
 
   /** Waits for every request: those not linked (already there, or links not possible), which need a copy. */
   async finish(): Promise<T[]> {
-    const started = this.threads.filter((t) => t !== undefined);
-    for (const t of started) t.worker.postMessage(null);
     try {
-      return (await Promise.all(started.map((t) => t.result))).flat();
+      if (!this.worker) return [];
+      const ended = new Promise<void>((resolve, reject) => {
+        this.ended = resolve;
+        this.failure = reject;
+      });
+      if (this.broken) throw this.broken.e;
+      this.worker.postMessage(null);
+      // Batches the thread has not started are done here, from the last one back.
+      const state = { linking: true };
+      for (let id = this.batches.length - 1; id >= 0; id--) {
+        if (Atomics.compareExchange(this.claims, id, 0, 2) !== 0) break;
+        const r = linkBatch(fs, dirname, this.batches[id]!.text, state);
+        this.record(id, r);
+        if ('fail' in r) break;
+        // Other work waiting on this thread (files being written beside) goes on between batches.
+        await yieldToEvents();
+      }
+      await ended;
+      const later: T[] = [];
+      for (const [id, { items }] of this.batches.entries()) {
+        const r = this.results.get(id);
+        if (!r) continue; // after a failure: never started
+        if ('fail' in r) {
+          const item = items[r.fail]!;
+          throw this.toError(item, 'blob' in r ? { blob: true } : { error: Object.assign(new Error(r.message), { code: r.code }) });
+        }
+        for (const n of r.later) later.push(items[n]!);
+      }
+      return later;
     } finally {
       await this.stop();
     }
   }
 
-  /** Stops every thread (publish failed before finish). */
+  /** Stops the thread (publish failed, or linking is over). */
   async stop(): Promise<void> {
-    await Promise.all(this.threads.filter((t) => t !== undefined).map((t) => t.worker.terminate()));
+    await this.worker?.terminate();
   }
 
-  private progress(): void {
-    let linked = 0;
-    let bytes = 0;
-    for (const t of this.threads) {
-      if (!t) continue;
-      linked += t.linked;
-      bytes += t.bytes;
-    }
-    this.onDone(linked, bytes);
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(`(${linkThread.toString()})(require, ${linkBatch.toString()}, require('node:worker_threads').workerData)`, {
+      eval: true,
+      workerData: this.claims,
+    });
+    worker.on('message', (m: { end: true } | { id: number; r: BatchResult }) => {
+      if ('end' in m) return this.ended?.();
+      this.record(m.id, m.r);
+    });
+    const stopped = (e: unknown): void => {
+      this.broken ??= { e };
+      this.failure?.(e);
+    };
+    worker.on('error', stopped);
+    worker.on('exit', () => stopped(new Error('the link thread stopped')));
+    return (this.worker = worker);
+  }
+
+  private record(id: number, r: BatchResult): void {
+    this.results.set(id, r);
+    if ('fail' in r) return;
+    this.linked += r.linked;
+    this.bytes += r.bytes;
+    this.onDone(this.linked, this.bytes);
   }
 }

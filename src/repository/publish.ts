@@ -6,7 +6,7 @@ import { sha256Hex } from '../crypto/hash.js';
 import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UnsignedMetadataError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { StagedFiles, writeFilesAtomic } from './atomic-batch.js';
-import { TargetLinker, type LinkRequest } from './link-worker.js';
+import { TargetLinker, yieldToEvents, type LinkRequest } from './link-worker.js';
 import type { BlobStore } from './blob-store.js';
 import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE } from './layout.js';
 import type { RepoIndex } from './repo-index.js';
@@ -62,13 +62,43 @@ export interface PublishOptions {
   onProgress?: (p: FileProgress) => void;
 }
 
-interface TargetCopy extends LinkRequest {
-  target: TargetFile;
-  /** Its folder (relative to OUT/targets, "/"-separated) and file name there; that folder in OUT. */
-  relDir: string;
-  name: string;
-  dir: string;
-  immutable: boolean;
+/**
+ * A target file to place in OUT: `<relDir>/<name>` under OUT/targets, name `HASH.base` with
+ * consistent snapshots. Paths are made when asked: 100,000 of them kept would be most of the
+ * memory publish holds, and the collector's work.
+ */
+class TargetCopy implements LinkRequest {
+  constructor(
+    readonly target: TargetFile,
+    /** Its folder (relative to OUT/targets, "/"-separated), that folder in OUT, its last path segment. */
+    readonly relDir: string,
+    readonly dir: string,
+    private readonly base: string,
+    /** The digest in its published name (consistent snapshots), undefined for the plain name. */
+    private readonly nameHex: string | undefined,
+    private readonly blobs: BlobStore,
+    private readonly storeHex: string,
+  ) {}
+
+  get immutable(): boolean {
+    return this.nameHex !== undefined;
+  }
+
+  get name(): string {
+    return this.nameHex === undefined ? this.base : `${this.nameHex}.${this.base}`;
+  }
+
+  get size(): number {
+    return this.target.length;
+  }
+
+  get blob(): string {
+    return this.blobs.path(this.storeHex);
+  }
+
+  get dest(): string {
+    return `${this.dir}${sep}${this.name}`;
+  }
 }
 
 /** `targets/<relDir>/<name>`: how PublishResult.written names a target file. */
@@ -108,12 +138,6 @@ async function compareFile(path: string, bytes: Uint8Array): Promise<'same' | 'o
     throw e;
   }
 }
-
-/**
- * Threads that link target files into OUT. Two: linking is the kernel's work (about what cp -al
- * spends), and one thread alone was the longest part of a first publish on two cores.
- */
-const LINK_THREADS = 1;
 
 /** The caching rules publish writes beside metadata/ and targets/ (see cachingRules). */
 export const HEADERS_FILE = '_headers';
@@ -324,10 +348,10 @@ export async function publishRepository(
   const targetsDir = join(out, 'targets');
   const alg = blobs.algorithm;
   const todo: TargetCopy[] = [];
-  const folderOf = new Map<string, { dir: string; thread: number }>();
+  const folderOf = new Map<string, string>();
   const progress: FileProgress = { done: 0, total: 0, bytes: 0 };
   const linker = new TargetLinker<TargetCopy>(
-    LINK_THREADS,
+    roleFiles.length,
     (linked, bytes) => {
       progress.done = linked;
       progress.bytes = bytes;
@@ -366,7 +390,7 @@ export async function publishRepository(
         skipped += count * perTarget;
         continue;
       }
-      const batches: TargetCopy[][] = Array.from({ length: LINK_THREADS }, () => []);
+      const batch: TargetCopy[] = [];
       for (const tf of (role ?? (await store.targets(name)).signed).targets.values()) {
         const storeHex = tf.hashes[alg];
         if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${name}" has no ${alg} hash, yet the index let it through`);
@@ -377,18 +401,18 @@ export async function publishRepository(
         const slash = path.lastIndexOf('/');
         const relDir = slash < 0 ? '' : path.slice(0, slash);
         const base = path.slice(slash + 1);
-        let folder = folderOf.get(relDir);
-        if (folder === undefined) folderOf.set(relDir, (folder = { dir: relDir ? join(targetsDir, ...relDir.split('/')) : targetsDir, thread: folderOf.size % LINK_THREADS }));
-        const dir = folder.dir;
-        const blob = blobs.path(storeHex);
+        let dir = folderOf.get(relDir);
+        if (dir === undefined) folderOf.set(relDir, (dir = relDir ? join(targetsDir, ...relDir.split('/')) : targetsDir));
         // A file listed twice (two roles, same contents) is linked once: the second finds it there.
-        for (const file of consistent ? hexes.map((hex) => `${hex}.${base}`) : [base]) {
-          const c: TargetCopy = { relDir, name: file, target: tf, blob, dir, dest: `${dir}${sep}${file}`, size: tf.length, immutable: consistent };
+        for (const hex of consistent ? hexes : [undefined]) {
+          const c = new TargetCopy(tf, relDir, dir, base, hex, blobs, storeHex);
           todo.push(c);
-          batches[folder.thread]!.push(c);
+          batch.push(c);
         }
       }
-      for (const [thread, batch] of batches.entries()) linker.send(thread, batch);
+      linker.send(batch);
+      // The files being written beside (role files, index) go on only when this loop lets them.
+      if (toWrite.length % 8 === 0) await yieldToEvents();
     }
   } catch (e) {
     return fail(e);
@@ -397,7 +421,7 @@ export async function publishRepository(
 
   // Leftovers of killed publishes: in the folders this one writes to, and in those a publish into
   // OUT was writing to when it stopped (recorded before it writes there, kept until they are clean).
-  const targetFolders = [...folderOf.values()].map((f) => f.dir);
+  const targetFolders = [...folderOf.values()];
   const folders = new Set([...pending, targetsDir, metaDir, ...targetFolders]);
   const written: string[] = [];
   let unchanged = skipped;

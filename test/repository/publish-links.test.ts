@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadVersionError, LengthOrHashMismatchError } from '../../src/errors.js';
+import type { TargetFile } from '../../src/models/files.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { addFileTargets, keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
@@ -129,6 +130,40 @@ describe('publish places targets as hard links to the blob store', () => {
     } finally {
       await rm(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe('publish links beside reading the roles', () => {
+  it('refuses a damaged blob among many bins before any metadata; after the repair a publish keeps the files already linked and links the rest', async () => {
+    const { repo, base } = await fresh({ bins: true });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) files[`p/${i}.txt`] = `contents of ${i}`;
+    await add(repo, base, files);
+    await release(repo);
+    const targets = new Map<string, TargetFile>();
+    for (const name of (await repo.status()).roles.map((r) => r.name).filter((n) => n.startsWith('bins-'))) {
+      for (const [p, tf] of (await repo.targets(name)).signed.targets) targets.set(p, tf);
+    }
+    expect(targets.size).toBe(400);
+    const damaged = repo.blobPath(targets.get('p/200.txt')!);
+    await rm(damaged);
+    await writeFile(damaged, 'a different length');
+    const out = path.join(base, 'out');
+    await expect(repo.publish(out)).rejects.toThrow(/stored contents of target "p\/200\.txt" .* are missing or damaged/);
+    // Target files may be there (no metadata names them); role files only as temp files, removed.
+    expect(existsSync(out) ? await readdir(path.join(out, 'metadata')).catch(() => []) : []).toEqual([]);
+
+    await rm(damaged);
+    await writeFile(damaged, files['p/200.txt']!);
+    const linkedBefore = existsSync(path.join(out, 'targets/p')) ? (await readdir(path.join(out, 'targets/p'))).length : 0;
+    expect(linkedBefore).toBeGreaterThan(0); // files of the bins read before the damaged one's
+    const result = await repo.publish(out);
+    expect(result.written.filter((w) => w.startsWith('targets/'))).toHaveLength(400 - linkedBefore);
+    for (const [p, tf] of targets) {
+      const published = path.join(out, 'targets', publishedTargetName(p, tf.hashes.sha256));
+      expect(await inode(published), p).toBe(await inode(repo.blobPath(tf)));
+    }
+    expect(existsSync(path.join(out, 'metadata/timestamp.json'))).toBe(true);
   });
 });
 
