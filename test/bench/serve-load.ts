@@ -31,16 +31,21 @@ const env = (name: string, fallback: number): number => {
   return n;
 };
 
-const FILES = env('TUFKIT_BENCH_FILES', 100_000);
-const BINS = env('TUFKIT_BENCH_BINS', 1_024);
-const CLIENTS = env('TUFKIT_BENCH_CLIENTS', 200);
-const WORKERS = env('TUFKIT_BENCH_WORKERS', 2);
-/** Refreshes running at once in each client process. */
-const IN_FLIGHT = env('TUFKIT_BENCH_IN_FLIGHT', 16);
-const NGINX_WORKERS = env('TUFKIT_BENCH_NGINX_WORKERS', 1);
-const REFRESHES = env('TUFKIT_BENCH_REFRESHES', 10);
-const SECONDS = env('TUFKIT_BENCH_SECONDS', 20);
-const RELEASES = env('TUFKIT_BENCH_RELEASES', 3);
+/** The settings, read when the serve bench runs (others take TUFKIT_BENCH_FILES and _BINS as lists). */
+function settings() {
+  return {
+    FILES: env('TUFKIT_BENCH_FILES', 100_000),
+    BINS: env('TUFKIT_BENCH_BINS', 1_024),
+    CLIENTS: env('TUFKIT_BENCH_CLIENTS', 200),
+    WORKERS: env('TUFKIT_BENCH_WORKERS', 2),
+    /** Refreshes running at once in each client process. */
+    IN_FLIGHT: env('TUFKIT_BENCH_IN_FLIGHT', 16),
+    NGINX_WORKERS: env('TUFKIT_BENCH_NGINX_WORKERS', 1),
+    REFRESHES: env('TUFKIT_BENCH_REFRESHES', 10),
+    SECONDS: env('TUFKIT_BENCH_SECONDS', 20),
+    RELEASES: env('TUFKIT_BENCH_RELEASES', 3),
+  };
+}
 
 /** The arithmetic's scenario (issue 13 point 4). */
 const SCALE = { clients: 1_000_000, refreshSeconds: 3600, targets: 1_000_000, bins: 16_384 };
@@ -239,6 +244,7 @@ function versions(): string {
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 export async function benchServe(): Promise<void> {
+  const { FILES, BINS, CLIENTS, WORKERS, IN_FLIGHT, NGINX_WORKERS, REFRESHES, SECONDS, RELEASES } = settings();
   const work = await mkdtemp(join(tmpdir(), 'tufkit-bench-serve-'));
   let nginx: Nginx | undefined;
   let pool: ClientPool | undefined;
