@@ -169,6 +169,11 @@ export class TargetLinker<T extends LinkRequest> {
     }
   }
 
+  /** Starts the thread now, so that it is up when the first batch comes. */
+  prepare(): void {
+    this.start();
+  }
+
   /** Stops the thread (publish failed, or linking is over). */
   async stop(): Promise<void> {
     await this.worker?.terminate();

@@ -106,6 +106,61 @@ function publishedPath(c: TargetCopy): string {
   return c.relDir ? `targets/${c.relDir}/${c.name}` : `targets/${c.name}`;
 }
 
+/**
+ * The files publish places for targets: each target's published names and folders in OUT (the
+ * folders kept, one per name). Its own function so the compiler optimises this loop alone.
+ */
+class TargetFiles {
+  /** Folders (relative to OUT/targets, "/"-separated) -> the folder in OUT. */
+  readonly folders = new Map<string, string>();
+  /** Every file to place, in the order listed. */
+  readonly all: TargetCopy[] = [];
+
+  constructor(
+    private readonly targetsDir: string,
+    private readonly blobs: BlobStore,
+    private readonly consistent: boolean,
+  ) {}
+
+  /** The files of `targets` (listed by role `role`); a file listed twice is placed once, the second finds it there. */
+  copiesOf(targets: Iterable<TargetFile>, role: string): TargetCopy[] {
+    const alg = this.blobs.algorithm;
+    const out: TargetCopy[] = [];
+    for (const tf of targets) {
+      const storeHex = tf.hashes[alg];
+      if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${role}" has no ${alg} hash, yet the index let it through`);
+      const path = tf.path;
+      const hexes = this.consistent ? Object.values(tf.hashes) : [];
+      checkTargetPath(path, Math.max(0, ...hexes.map((h) => h.length)));
+      // Checked: plain segments joined by "/", so concatenation is their join.
+      const slash = path.lastIndexOf('/');
+      const relDir = slash < 0 ? '' : path.slice(0, slash);
+      const base = path.slice(slash + 1);
+      let dir = this.folders.get(relDir);
+      if (dir === undefined) this.folders.set(relDir, (dir = relDir ? join(this.targetsDir, ...relDir.split('/')) : this.targetsDir));
+      for (const hex of this.consistent ? hexes : [undefined]) {
+        const c = new TargetCopy(tf, relDir, dir, base, hex, this.blobs, storeHex);
+        out.push(c);
+        this.all.push(c);
+      }
+    }
+    return out;
+  }
+
+  /** Counts the files linked (all but `later`) into `written` and `progress`. */
+  countLinked(later: readonly TargetCopy[], written: string[], progress: FileProgress): void {
+    const notLinked = new Set(later);
+    progress.done = 0;
+    progress.bytes = 0;
+    for (const c of this.all) {
+      if (notLinked.has(c)) continue;
+      written.push(publishedPath(c));
+      progress.done++;
+      progress.bytes += c.size;
+    }
+  }
+}
+
 function missingBlob(c: TargetCopy): RepositoryError {
   return new RepositoryError(`cannot publish: the stored contents of target "${c.target.path}" (${c.blob}) are missing or damaged; add the file again`);
 }
@@ -346,9 +401,8 @@ export async function publishRepository(
   // next role is read. A target file no metadata names yet is inert: metadata is written only once
   // every target is in place and durable.
   const targetsDir = join(out, 'targets');
-  const alg = blobs.algorithm;
-  const todo: TargetCopy[] = [];
-  const folderOf = new Map<string, string>();
+  const targetFiles = new TargetFiles(targetsDir, blobs, consistent);
+  const todo = targetFiles.all;
   const progress: FileProgress = { done: 0, total: 0, bytes: 0 };
   const linker = new TargetLinker<TargetCopy>(
     roleFiles.length,
@@ -372,6 +426,8 @@ export async function publishRepository(
   let targetCount = 0;
   let skipped = 0;
   const perTarget = consistent ? targetHashes : 1;
+  // A role to write (or, without consistent snapshots, any role) has target files to place.
+  if (!consistent || inOut.size < roleFiles.length) linker.prepare();
   try {
     for (const { name, file } of roleFiles) {
       const count = index.role(name).targets;
@@ -390,26 +446,7 @@ export async function publishRepository(
         skipped += count * perTarget;
         continue;
       }
-      const batch: TargetCopy[] = [];
-      for (const tf of (role ?? (await store.targets(name)).signed).targets.values()) {
-        const storeHex = tf.hashes[alg];
-        if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${name}" has no ${alg} hash, yet the index let it through`);
-        const path = tf.path;
-        const hexes = consistent ? Object.values(tf.hashes) : [];
-        checkTargetPath(path, Math.max(0, ...hexes.map((h) => h.length)));
-        // Checked: plain segments joined by "/", so concatenation is their join.
-        const slash = path.lastIndexOf('/');
-        const relDir = slash < 0 ? '' : path.slice(0, slash);
-        const base = path.slice(slash + 1);
-        let dir = folderOf.get(relDir);
-        if (dir === undefined) folderOf.set(relDir, (dir = relDir ? join(targetsDir, ...relDir.split('/')) : targetsDir));
-        // A file listed twice (two roles, same contents) is linked once: the second finds it there.
-        for (const hex of consistent ? hexes : [undefined]) {
-          const c = new TargetCopy(tf, relDir, dir, base, hex, blobs, storeHex);
-          todo.push(c);
-          batch.push(c);
-        }
-      }
+      const batch = targetFiles.copiesOf((role ?? (await store.targets(name)).signed).targets.values(), name);
       linker.send(batch);
       // The files being written beside (role files, index) go on only when this loop lets them.
       if (toWrite.length % 8 === 0) await yieldToEvents();
@@ -421,7 +458,7 @@ export async function publishRepository(
 
   // Leftovers of killed publishes: in the folders this one writes to, and in those a publish into
   // OUT was writing to when it stopped (recorded before it writes there, kept until they are clean).
-  const targetFolders = [...folderOf.values()];
+  const targetFolders = [...targetFiles.folders.values()];
   const folders = new Set([...pending, targetsDir, metaDir, ...targetFolders]);
   const written: string[] = [];
   let unchanged = skipped;
@@ -461,15 +498,7 @@ export async function publishRepository(
   }
 
   // Files the thread did not link (already there, or another file system): compared, or copied.
-  const notLinked = new Set(later);
-  progress.done = 0;
-  progress.bytes = 0;
-  for (const c of todo) {
-    if (notLinked.has(c)) continue;
-    written.push(publishedPath(c));
-    progress.done++;
-    progress.bytes += c.size;
-  }
+  targetFiles.countLinked(later, written, progress);
   if (todo.length > 0) opts.onProgress?.({ ...progress });
 
   try {

@@ -80,4 +80,18 @@ describe('the tufkit/client entry point', () => {
     expect(names).toEqual(expect.arrayContaining(['Updater', 'TufError', 'DownloadError', 'Metadata', 'TargetFile', 'HttpFetcher', 'verifySignature']));
     expect(onlyInAll).toEqual(expect.arrayContaining(['Repository', 'InMemorySigner']));
   }, 60_000);
+
+  it('keeps every class name, so an error is named as its class (err.name, and the CLI line)', async () => {
+    const out = await runModule(
+      `const all = await import('tufkit');
+      const classes = Object.entries(all).filter(([k, v]) => typeof v === 'function' && /^[A-Z]/.test(k));
+      const errors = classes.filter(([, v]) => v.prototype instanceof Error).map(([k, v]) => [k, new v('x').name]);
+      console.log(JSON.stringify({ count: classes.length, renamed: classes.filter(([k, v]) => v.name !== k).map(([k, v]) => k + ' -> ' + v.name), errors }));`,
+    );
+    const { count, renamed, errors } = JSON.parse(out) as { count: number; renamed: string[]; errors: [string, string][] };
+    expect(count).toBeGreaterThan(20);
+    expect(renamed).toEqual([]);
+    expect(errors.length).toBeGreaterThan(10);
+    for (const [name, instanceName] of errors) expect(instanceName, name).toBe(name);
+  }, 60_000);
 });
