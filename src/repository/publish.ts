@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { sha256Hex } from '../crypto/hash.js';
-import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UnsignedMetadataError, UsageError } from '../errors.js';
+import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { StagedFiles, writeFilesAtomic } from './atomic-batch.js';
 import { TargetLinker, yieldToEvents, type LinkRequest } from './link-worker.js';
@@ -12,7 +12,6 @@ import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR
 import type { RepoIndex } from './repo-index.js';
 import type { Targets } from '../models/targets.js';
 import type { RoleStore } from './role-store.js';
-import { signatureStatus } from './signatures.js';
 import { problemError, repositoryStatus } from './status.js';
 import { CHUNK, mapLimit } from './targets-hashing.js';
 
@@ -435,10 +434,9 @@ export async function publishRepository(
       let role: Targets | undefined;
       if (!inOut.has(name)) {
         toWrite.push({ name, file });
-        const { metadata, signedBytes } = await store.forVerification(name);
-        const sig = signatureStatus(name, metadata, await store.authorisation(name), undefined, signedBytes);
-        if (!sig.verified) throw new UnsignedMetadataError(`cannot publish: role "${name}" version ${index.role(name).version}: ${sig.valid.length} of ${sig.threshold} needed signature(s)`);
-        role = metadata.signed as Targets;
+        // Not counted again: status counted its signatures (the index's verdict, judged over these
+        // very bytes, roleBytes checks their sha256, under the keys its delegator lists now).
+        role = (await store.forVerification(name)).metadata.signed as Targets;
         if (staged.size === 0) await mkdir(metaDir, { recursive: true });
         staged.add(join(metaDir, file), await roleBytes(name));
       }

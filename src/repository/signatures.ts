@@ -26,14 +26,8 @@ function countSignatures(md: Metadata, keyids: string[], keys: Map<string, Key>,
 }
 
 /** The signatures of role `name` against its authorisation (and, for root, against the previous root). */
-export function signatureStatus(
-  name: string,
-  md: Metadata,
-  auth: Authorisation,
-  previousRoot?: Metadata<Root> | null,
-  /** The bytes the signatures cover, when the caller has them (RoleStore.forVerification). */
-  data: Uint8Array = md.signedBytes(),
-): SignatureStatus {
+export function signatureStatus(name: string, md: Metadata, auth: Authorisation, previousRoot?: Metadata<Root> | null): SignatureStatus {
+  const data = md.signedBytes();
   const own = countSignatures(md, auth.role.keyids, auth.keys, auth.role.threshold, data);
   let previous: SignatureStatus['previous'];
   if (name === 'root' && md.signed.version > 1) {
