@@ -340,9 +340,9 @@ export async function publishRepository(
     'remove the delegation of that role and delegate it under another name',
   );
 
-  // A role file publish writes is read now: it must be the file the index (and so snapshot) knows,
-  // and reach its threshold under its delegator's current keys, whatever the index recorded.
-  // The store keeps the bytes it read: the ones checked are the ones verified and written.
+  // A role file publish writes is read now: it must be the file the index (and so snapshot and
+  // the signature verdict status relied on) knows. The store keeps the bytes it read: the ones
+  // checked are the ones written.
   const checked = new Set<string>();
   const roleBytes = async (name: string): Promise<Uint8Array> => {
     const bytes = await store.bytes(name);
