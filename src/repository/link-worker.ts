@@ -86,6 +86,13 @@ function linkThread(req: (id: string) => unknown, batch: typeof linkBatch, claim
   });
 }
 
+/** A batch as the thread reads it: blob NUL dest NUL size NUL, for each request (no path holds a NUL). */
+function textOf(items: readonly LinkRequest[]): string {
+  let text = '';
+  for (const it of items) text += `${it.blob}\0${it.dest}\0${it.size}\0`;
+  return text;
+}
+
 /** Lets callbacks waiting on the event loop run. */
 export function yieldToEvents(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -101,7 +108,9 @@ export type LinkFailure = { blob: true } | { error: Error & { code: string } };
 export class TargetLinker<T extends LinkRequest> {
   private worker: Worker | undefined;
   private readonly claims: Int32Array;
-  private readonly batches: { items: T[]; text: string }[] = [];
+  private readonly batches: (readonly T[])[] = [];
+  /** No thread could be started (workers not allowed here): finish() links every batch itself. */
+  private noThread = false;
   private readonly results = new Map<number, BatchResult>();
   private linked = 0;
   private bytes = 0;
@@ -126,27 +135,28 @@ export class TargetLinker<T extends LinkRequest> {
     if (items.length === 0) return;
     const id = this.batches.length;
     if (id >= this.claims.length) throw new Error('internal: more link batches than announced');
-    let text = '';
-    for (const it of items) text += `${it.blob}\0${it.dest}\0${it.size}\0`;
-    this.batches.push({ items: [...items], text });
-    this.start().postMessage({ id, text });
+    this.batches.push(items);
+    this.start()?.postMessage({ id, text: textOf(items) });
   }
 
   /** Waits for every request: those not linked (already there, or links not possible), which need a copy. */
   async finish(): Promise<T[]> {
     try {
-      if (!this.worker) return [];
-      const ended = new Promise<void>((resolve, reject) => {
-        this.ended = resolve;
-        this.failure = reject;
-      });
-      if (this.broken) throw this.broken.e;
-      this.worker.postMessage(null);
-      // Batches the thread has not started are done here, from the last one back.
+      if (this.batches.length === 0) return [];
+      let ended: Promise<void> = Promise.resolve();
+      if (this.worker) {
+        ended = new Promise<void>((resolve, reject) => {
+          this.ended = resolve;
+          this.failure = reject;
+        });
+        if (this.broken) throw this.broken.e;
+        this.worker.postMessage(null);
+      }
+      // Batches the thread has not started (all of them without a thread) are done here, from the last one back.
       const state = { linking: true };
       for (let id = this.batches.length - 1; id >= 0; id--) {
         if (Atomics.compareExchange(this.claims, id, 0, 2) !== 0) break;
-        const r = linkBatch(fs, dirname, this.batches[id]!.text, state);
+        const r = linkBatch(fs, dirname, textOf(this.batches[id]!), state);
         this.record(id, r);
         if ('fail' in r) break;
         // Other work waiting on this thread (files being written beside) goes on between batches.
@@ -154,7 +164,7 @@ export class TargetLinker<T extends LinkRequest> {
       }
       await ended;
       const later: T[] = [];
-      for (const [id, { items }] of this.batches.entries()) {
+      for (const [id, items] of this.batches.entries()) {
         const r = this.results.get(id);
         if (!r) continue; // after a failure: never started
         if ('fail' in r) {
@@ -179,12 +189,19 @@ export class TargetLinker<T extends LinkRequest> {
     await this.worker?.terminate();
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(`(${linkThread.toString()})(require, ${linkBatch.toString()}, require('node:worker_threads').workerData)`, {
-      eval: true,
-      workerData: this.claims,
-    });
+  private start(): Worker | undefined {
+    if (this.worker || this.noThread) return this.worker;
+    let worker: Worker;
+    try {
+      worker = new Worker(`(${linkThread.toString()})(require, ${linkBatch.toString()}, require('node:worker_threads').workerData)`, {
+        eval: true,
+        workerData: this.claims,
+      });
+    } catch {
+      // Threads not allowed (a permission model without --allow-worker): linked here, at the end.
+      this.noThread = true;
+      return undefined;
+    }
     worker.on('message', (m: { end: true } | { id: number; r: BatchResult }) => {
       if ('end' in m) return this.ended?.();
       this.record(m.id, m.r);

@@ -1,0 +1,88 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { TargetLinker, type LinkFailure, type LinkRequest } from '../../src/repository/link-worker.js';
+import { removeTemps, tempDir } from './helpers.js';
+
+// The thread that hard-links target files for publish, driven directly: many batches (the main
+// thread takes those the thread has not started), a blob of the wrong size, files already there,
+// and no thread at all (workers not allowed): the same outcome every time.
+
+afterAll(removeTemps);
+afterEach(() => {
+  vi.doUnmock('node:worker_threads');
+  vi.resetModules();
+});
+
+interface Item extends LinkRequest {
+  n: number;
+}
+
+/** `count` blobs of distinct sizes, and where each goes (in 10 folders, not made yet). */
+async function items(count: number): Promise<{ base: string; list: Item[] }> {
+  const base = await tempDir('tufkit-links-');
+  await mkdir(path.join(base, 'blobs'));
+  const list: Item[] = [];
+  for (let n = 0; n < count; n++) {
+    const blob = path.join(base, 'blobs', `b${n}`);
+    await writeFile(blob, 'x'.repeat(n + 1));
+    list.push({ n, blob, dest: path.join(base, 'out', `d${n % 10}`, `f${n}`), size: n + 1 });
+  }
+  return { base, list };
+}
+
+type Linker = new (capacity: number, onDone: (linked: number, bytes: number) => void, toError: (item: Item, f: LinkFailure) => Error) => TargetLinker<Item>;
+
+async function linkAll(Linker: Linker, list: Item[], perBatch: number): Promise<{ later: Item[]; progress: [number, number][] }> {
+  const progress: [number, number][] = [];
+  const linker = new Linker(Math.ceil(list.length / perBatch), (l, b) => progress.push([l, b]), (item, f) => new Error(`item ${item.n}: ${'blob' in f ? 'blob' : f.error.code}`));
+  for (let i = 0; i < list.length; i += perBatch) linker.send(list.slice(i, i + perBatch));
+  return { later: await linker.finish(), progress };
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a), stat(b)]);
+  return x.ino === y.ino && x.dev === y.dev;
+}
+
+describe('the link thread', () => {
+  it('links every request across many batches, making folders as needed, and reports progress', async () => {
+    const { list } = await items(600);
+    const { later, progress } = await linkAll(TargetLinker, list, 7);
+    expect(later).toEqual([]);
+    for (const it of list) expect(await sameFile(it.blob, it.dest), it.dest).toBe(true);
+    expect(progress.at(-1)).toEqual([600, (600 * 601) / 2]);
+  });
+
+  it('leaves a file already there for a copy, and stops at a blob of the wrong size', async () => {
+    const { list } = await items(50);
+    await mkdir(path.dirname(list[3]!.dest), { recursive: true });
+    await writeFile(list[3]!.dest, 'already');
+    expect((await linkAll(TargetLinker, list, 5)).later.map((i) => i.n)).toEqual([3]);
+    expect(await readFile(list[3]!.dest, 'utf8')).toBe('already');
+
+    const other = await items(50);
+    await writeFile(other.list[27]!.blob, 'damaged');
+    await expect(linkAll(TargetLinker, other.list, 5)).rejects.toThrow('item 27: blob');
+  });
+
+  it('links everything itself when no thread can be started', async () => {
+    let tried = 0;
+    vi.doMock('node:worker_threads', () => ({
+      Worker: class {
+        constructor() {
+          tried++;
+          throw Object.assign(new Error('Access to this API has been restricted'), { code: 'ERR_ACCESS_DENIED' });
+        }
+      },
+    }));
+    const { TargetLinker: Unthreaded } = await import('../../src/repository/link-worker.js');
+    expect(Unthreaded).not.toBe(TargetLinker);
+    const { list } = await items(120);
+    const { later, progress } = await linkAll(Unthreaded, list, 9);
+    expect(later).toEqual([]);
+    for (const it of list) expect(await sameFile(it.blob, it.dest)).toBe(true);
+    expect(progress.at(-1)![0]).toBe(120);
+    expect(tried).toBe(1); // asked for once, then never again
+  });
+});
