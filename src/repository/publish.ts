@@ -394,7 +394,7 @@ export async function publishRepository(
     }
   });
 
-  // The roles publish writes are parsed and verified once, from the bytes it writes. Their targets
+  // The roles publish writes are parsed once, from the bytes it writes. Their targets
   // (without consistent snapshots, those of every role) are handed role by role to a thread that
   // checks each new file's blob (present, of the listed size) and hard-links it into OUT while the
   // next role is read. A target file no metadata names yet is inert: metadata is written only once
