@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 /*
  * Publishing 100,000 targets into OUT on the repository's file system is one stat (the blob's size)
  * and one hard link per target: what `cp -al` pays. Made as synchronous calls on a thread of their
- * own they cost about that, while the main thread goes on reading and verifying the roles that list
- * the next targets (issued from the main thread as asynchronous calls, each one's trip through the
+ * own they cost about that, while the main thread goes on reading the roles that list the next
+ * targets (issued from the main thread as asynchronous calls, each one's trip through the
  * thread pool cost the main thread about as much again). Once the main thread has sent the last
  * batch it takes batches the thread has not started, from the end, so both finish together.
  */
@@ -93,11 +94,6 @@ function textOf(items: readonly LinkRequest[]): string {
   return text;
 }
 
-/** Lets callbacks waiting on the event loop run. */
-export function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** Why linking stopped: the request's blob is missing or of the wrong size, or its link failed. */
 export type LinkFailure = { blob: true } | { error: Error & { code: string } };
 
@@ -160,7 +156,7 @@ export class TargetLinker<T extends LinkRequest> {
         this.record(id, r);
         if ('fail' in r) break;
         // Other work waiting on this thread (files being written beside) goes on between batches.
-        await yieldToEvents();
+        await setImmediate();
       }
       await ended;
       const later: T[] = [];

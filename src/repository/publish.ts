@@ -1,14 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { fsyncDir, isErrno, listTempFiles, removeAbandonedTempFiles, writeFileAtomic } from '../client/atomic-file.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { StagedFiles, writeFilesAtomic } from './atomic-batch.js';
-import { TargetLinker, yieldToEvents, type LinkRequest } from './link-worker.js';
+import { TargetLinker, type LinkRequest } from './link-worker.js';
 import type { BlobStore } from './blob-store.js';
-import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE } from './layout.js';
+import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE, targetFileName } from './layout.js';
 import type { RepoIndex } from './repo-index.js';
 import type { Targets } from '../models/targets.js';
 import type { RoleStore } from './role-store.js';
@@ -62,19 +63,18 @@ export interface PublishOptions {
 }
 
 /**
- * A target file to place in OUT: `<relDir>/<name>` under OUT/targets, name `HASH.base` with
- * consistent snapshots. Paths are made when asked: 100,000 of them kept would be most of the
- * memory publish holds, and the collector's work.
+ * A target file to place in OUT: the target's path under OUT/targets, its file named `HASH.name`
+ * with consistent snapshots (targetFileName). Paths are made when asked: 100,000 of them kept would
+ * be most of the memory publish holds, and the collector's work.
  */
 class TargetCopy implements LinkRequest {
   constructor(
     readonly target: TargetFile,
-    /** Its folder (relative to OUT/targets, "/"-separated), that folder in OUT, its last path segment. */
-    readonly relDir: string,
+    /** The folder in OUT it goes into, and the last segment of its target path. */
     readonly dir: string,
     private readonly base: string,
     /** The digest in its published name (consistent snapshots), undefined for the plain name. */
-    private readonly nameHex: string | undefined,
+    readonly nameHex: string | undefined,
     private readonly blobs: BlobStore,
     private readonly storeHex: string,
   ) {}
@@ -84,7 +84,7 @@ class TargetCopy implements LinkRequest {
   }
 
   get name(): string {
-    return this.nameHex === undefined ? this.base : `${this.nameHex}.${this.base}`;
+    return this.nameHex === undefined ? this.base : targetFileName(this.base, this.nameHex);
   }
 
   get size(): number {
@@ -100,9 +100,9 @@ class TargetCopy implements LinkRequest {
   }
 }
 
-/** `targets/<relDir>/<name>`: how PublishResult.written names a target file. */
+/** How PublishResult.written names a target file: `targets/` and its published name. */
 function publishedPath(c: TargetCopy): string {
-  return c.relDir ? `targets/${c.relDir}/${c.name}` : `targets/${c.name}`;
+  return `targets/${c.nameHex === undefined ? c.target.path : targetFileName(c.target.path, c.nameHex)}`;
 }
 
 /**
@@ -138,7 +138,7 @@ class TargetFiles {
       let dir = this.folders.get(relDir);
       if (dir === undefined) this.folders.set(relDir, (dir = relDir ? join(this.targetsDir, ...relDir.split('/')) : this.targetsDir));
       for (const hex of this.consistent ? hexes : [undefined]) {
-        const c = new TargetCopy(tf, relDir, dir, base, hex, this.blobs, storeHex);
+        const c = new TargetCopy(tf, dir, base, hex, this.blobs, storeHex);
         out.push(c);
         this.all.push(c);
       }
@@ -447,7 +447,7 @@ export async function publishRepository(
       const batch = targetFiles.copiesOf((role ?? (await store.targets(name)).signed).targets.values(), name);
       linker.send(batch);
       // The files being written beside (role files, index) go on only when this loop lets them.
-      if (toWrite.length % 8 === 0) await yieldToEvents();
+      if (toWrite.length % 8 === 0) await setImmediate();
     }
   } catch (e) {
     return fail(e);
@@ -507,7 +507,7 @@ export async function publishRepository(
       placing.add(c.dest);
       if (first && (await placer.place(c))) {
         written.push(publishedPath(c));
-        progress.bytes += c.target.length;
+        progress.bytes += c.size;
       } else {
         unchanged++;
       }
@@ -516,7 +516,7 @@ export async function publishRepository(
     });
     // Every target durable before any metadata names it: each folder holding one, and the folders
     // above them up to OUT (new folders are entries in their parents).
-    await placer.flush(todo.length > 0 ? targetFolders : [], out);
+    await placer.flush(targetFolders, out);
     // A new root version only once everything it leads to is in place: it may rotate the keys the
     // published timestamp is signed with.
     await mkdir(metaDir, { recursive: true });
