@@ -123,7 +123,7 @@ export function registerStatusCommands(program: Command): void {
           progress.done();
         }
         output(opts.json, result, () =>
-          `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.written.length} file(s) written, ${result.unchanged} unchanged\n` +
+          `published root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}, ${result.targets} target(s) into ${result.out}: ${result.filesWritten} file(s) written, ${result.unchanged} unchanged\n` +
           `caching rules for the web server: ${path.join(result.out, NGINX_FILE)} (nginx: include it in the server block) and ${path.join(result.out, HEADERS_FILE)} (Cloudflare Pages)\n`,
         );
       }),

@@ -62,9 +62,23 @@ export class TargetsIndex {
     return this.text.slice(this.names[2 * i]!, this.names[2 * i + 1]!);
   }
 
+  /** Every listed file, built one at a time (a walk over them keeps none). */
+  *files(): Generator<TargetFile> {
+    for (let i = 0; i < this.size; i++) yield this.file(i, this.name(i));
+  }
+
   private file(i: number, path: string): TargetFile {
     const built = this.irregular.get(i);
     if (built) return built;
+    const start = this.values[2 * i]!;
+    const t = this.text;
+    // The usual entry, one SHA-256 of 64 digits, read in place (regularEntry checked every hash's
+    // digits and the length's).
+    const hex = start + SHA256_ONLY.length;
+    if (t.startsWith(SHA256_ONLY, start) && t.indexOf('"', hex) === hex + 64 && t.startsWith(AFTER_SHA256, hex + 64)) {
+      const length = Number(t.slice(hex + 64 + AFTER_SHA256.length, this.values[2 * i + 1]! - 1));
+      return new TargetFile(path, length, { sha256: t.slice(hex, hex + 64) }, {});
+    }
     // Checked while indexing: {"hashes":{...},"length":N}, nothing escaped.
     const { hashes, length } = JSON.parse(this.text.slice(this.values[2 * i]!, this.values[2 * i + 1]!)) as {
       hashes: Record<string, string>;
@@ -83,8 +97,8 @@ export class TargetsIndex {
 }
 
 class Indexer {
-  private names = new Int32Array(2 * 1024);
-  private values = new Int32Array(2 * 1024);
+  private names: Int32Array;
+  private values: Int32Array;
   private size = 0;
   private readonly irregular = new Map<number, TargetFile>();
   /** The first backslash or control character at or after the current string (text.length if none). */
@@ -93,7 +107,11 @@ class Indexer {
   constructor(
     private readonly text: string,
     private readonly role: string,
-  ) {}
+  ) {
+    // Sized for the text (an entry takes at least 34 characters), grown as needed.
+    this.names = new Int32Array(2 * Math.min(1024, Math.max(16, text.length >> 7)));
+    this.values = new Int32Array(this.names.length);
+  }
 
   run(open: number): { index: TargetsIndex; end: number } | undefined {
     const t = this.text;

@@ -52,6 +52,20 @@ export class Targets extends Signed {
     return fileOf(unbuilt, path);
   }
 
+  /** Every listed file in file order, without building the `targets` map (publish walks 100,000 once). */
+  *files(): Generator<TargetFile> {
+    const unbuilt = this.#unbuilt;
+    if (!unbuilt) {
+      yield* [...this.#targets.values()];
+      return;
+    }
+    if (unbuilt instanceof TargetsIndex) {
+      yield* unbuilt.files();
+      return;
+    }
+    for (const path in unbuilt.entries) if (Object.hasOwn(unbuilt.entries, path)) yield fileOf(unbuilt, path);
+  }
+
   /** The listed paths in file order, without building the `targets` map (listings of large roles). */
   *paths(): Generator<string> {
     const unbuilt = this.#unbuilt;

@@ -19,8 +19,13 @@ export interface LinkRequest {
   size: number;
 }
 
+/** A request as a batch's text holds it: blob NUL dest NUL size NUL (no path holds a NUL). */
+export function linkLine(blob: string, dest: string, size: number): string {
+  return `${blob}\0${dest}\0${size}\0`;
+}
+
 /** How one batch went: files linked and their bytes, and the positions of those left for a copy; or where it stopped. */
-type BatchResult = { linked: number; bytes: number; later: number[] } | { fail: number; blob: true } | { fail: number; code: string; message: string };
+type BatchResult = { linked: number; bytes: number; later: number[]; made: string[] } | { fail: number; blob: true } | { fail: number; code: string; message: string };
 
 /**
  * Stats and links one batch (blob NUL dest NUL size NUL, for each request; no path holds a NUL).
@@ -30,6 +35,7 @@ type BatchResult = { linked: number; bytes: number; later: number[] } | { fail: 
 function linkBatch(files: typeof fs, parent: typeof dirname, text: string, state: { linking: boolean }): BatchResult {
   const items = text.split('\0');
   const later: number[] = [];
+  const made: string[] = [];
   let linked = 0;
   let bytes = 0;
   for (let i = 0, n = 0; i + 2 < items.length; i += 3, n++) {
@@ -53,7 +59,12 @@ function linkBatch(files: typeof fs, parent: typeof dirname, text: string, state
       } catch (e) {
         // Its folder is made on first need, so a publish refused early leaves OUT as it was.
         if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
-        files.mkdirSync(parent(dest), { recursive: true });
+        const first = files.mkdirSync(parent(dest), { recursive: true });
+        // Folders made here (the first one made, and those below it): they hold nothing else.
+        for (let d = parent(dest); first !== undefined; d = parent(d)) {
+          made.push(d);
+          if (d === first || d === parent(d)) break;
+        }
         files.linkSync(blob, dest);
       }
     } catch (e) {
@@ -67,7 +78,7 @@ function linkBatch(files: typeof fs, parent: typeof dirname, text: string, state
     linked++;
     bytes += size;
   }
-  return { linked, bytes, later };
+  return { linked, bytes, later, made };
 }
 
 /** The thread: takes each batch the main thread has not claimed (claims[id] 0 -> 1), in the order sent. */
@@ -87,24 +98,34 @@ function linkThread(req: (id: string) => unknown, batch: typeof linkBatch, claim
   });
 }
 
-/** A batch as the thread reads it: blob NUL dest NUL size NUL, for each request (no path holds a NUL). */
-function textOf(items: readonly LinkRequest[]): string {
-  let text = '';
-  for (const it of items) text += `${it.blob}\0${it.dest}\0${it.size}\0`;
-  return text;
+/** Request `position` of a batch's text. */
+function requestAt(text: string, position: number): LinkRequest {
+  let start = 0;
+  for (let i = 0; i < 3 * position; i++) start = text.indexOf('\0', start) + 1;
+  const [blob, dest, size] = text.slice(start).split('\0', 3) as [string, string, string];
+  return { blob, dest, size: Number(size) };
 }
 
 /** Why linking stopped: the request's blob is missing or of the wrong size, or its link failed. */
 export type LinkFailure = { blob: true } | { error: Error & { code: string } };
 
+/** A request finish() left unlinked (already there, or links not possible): its batch and position in it. */
+export interface Unlinked<B> {
+  batch: B;
+  position: number;
+}
+
 /**
  * Hard links made on a worker thread (and, at the end, on the main thread), requests sent in
- * batches as they are known. A blob missing or of the wrong size stops it; finish() then rejects.
+ * batches as they are known, each as text (linkLine per request): a batch costs one string, not
+ * an object per file. A blob missing or of the wrong size stops it; finish() then rejects.
  */
-export class TargetLinker<T extends LinkRequest> {
+export class TargetLinker<B> {
   private worker: Worker | undefined;
   private readonly claims: Int32Array;
-  private readonly batches: (readonly T[])[] = [];
+  private readonly batches: B[] = [];
+  /** Each batch's text until it is done (then dropped: a batch only ever needs it to be linked). */
+  private readonly texts: (string | undefined)[] = [];
   /** No thread could be started (workers not allowed here): finish() links every batch itself. */
   private noThread = false;
   private readonly results = new Map<number, BatchResult>();
@@ -120,25 +141,29 @@ export class TargetLinker<T extends LinkRequest> {
     capacity: number,
     /** Called as batches are done: files linked so far, and their bytes. */
     private readonly onDone: (linked: number, bytes: number) => void,
-    /** The error finish() rejects with when linking stopped at `item`. */
-    private readonly toError: (item: T, failure: LinkFailure) => Error,
+    /** The error finish() rejects with when linking stopped at request `position` of `batch`. */
+    private readonly toError: (batch: B, position: number, request: LinkRequest, failure: LinkFailure) => Error,
   ) {
     this.claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, capacity)));
   }
 
-  /** Queues `items` (started on first use). */
-  send(items: readonly T[]): void {
-    if (items.length === 0) return;
+  /** Queues `batch`, whose requests `text` holds (linkLine each); the thread is started on first use. */
+  send(batch: B, text: string): void {
+    if (text === '') return;
     const id = this.batches.length;
     if (id >= this.claims.length) throw new Error('internal: more link batches than announced');
-    this.batches.push(items);
-    this.start()?.postMessage({ id, text: textOf(items) });
+    this.batches.push(batch);
+    this.texts.push(text);
+    this.start()?.postMessage({ id, text });
   }
 
-  /** Waits for every request: those not linked (already there, or links not possible), which need a copy. */
-  async finish(): Promise<T[]> {
+  /**
+   * Waits for every request: those not linked (already there, or links not possible), which need a
+   * copy; and the folders made for the links.
+   */
+  async finish(): Promise<{ unlinked: Unlinked<B>[]; made: Set<string> }> {
     try {
-      if (this.batches.length === 0) return [];
+      if (this.batches.length === 0) return { unlinked: [], made: new Set() };
       let ended: Promise<void> = Promise.resolve();
       if (this.worker) {
         ended = new Promise<void>((resolve, reject) => {
@@ -152,24 +177,26 @@ export class TargetLinker<T extends LinkRequest> {
       const state = { linking: true };
       for (let id = this.batches.length - 1; id >= 0; id--) {
         if (Atomics.compareExchange(this.claims, id, 0, 2) !== 0) break;
-        const r = linkBatch(fs, dirname, textOf(this.batches[id]!), state);
+        const r = linkBatch(fs, dirname, this.texts[id]!, state);
         this.record(id, r);
         if ('fail' in r) break;
         // Other work waiting on this thread (files being written beside) goes on between batches.
         await setImmediate();
       }
       await ended;
-      const later: T[] = [];
-      for (const [id, items] of this.batches.entries()) {
+      const later: Unlinked<B>[] = [];
+      const made = new Set<string>();
+      for (const [id, batch] of this.batches.entries()) {
         const r = this.results.get(id);
         if (!r) continue; // after a failure: never started
         if ('fail' in r) {
-          const item = items[r.fail]!;
-          throw this.toError(item, 'blob' in r ? { blob: true } : { error: Object.assign(new Error(r.message), { code: r.code }) });
+          const failure: LinkFailure = 'blob' in r ? { blob: true } : { error: Object.assign(new Error(r.message), { code: r.code }) };
+          throw this.toError(batch, r.fail, requestAt(this.texts[id]!, r.fail), failure);
         }
-        for (const n of r.later) later.push(items[n]!);
+        for (const position of r.later) later.push({ batch, position });
+        for (const d of r.made) made.add(d);
       }
-      return later;
+      return { unlinked: later, made };
     } finally {
       await this.stop();
     }
@@ -214,6 +241,7 @@ export class TargetLinker<T extends LinkRequest> {
   private record(id: number, r: BatchResult): void {
     this.results.set(id, r);
     if ('fail' in r) return;
+    this.texts[id] = undefined;
     this.linked += r.linked;
     this.bytes += r.bytes;
     this.onDone(this.linked, this.bytes);

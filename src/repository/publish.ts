@@ -7,7 +7,7 @@ import { sha256Hex } from '../crypto/hash.js';
 import { BadVersionError, FileSystemError, LengthOrHashMismatchError, RepositoryError, UsageError } from '../errors.js';
 import { StreamingVerifier, type TargetFile } from '../models/files.js';
 import { StagedFiles, writeFilesAtomic } from './atomic-batch.js';
-import { TargetLinker, type LinkRequest } from './link-worker.js';
+import { linkLine, TargetLinker, type LinkRequest, type Unlinked } from './link-worker.js';
 import type { BlobStore } from './blob-store.js';
 import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE, targetFileName } from './layout.js';
 import type { RepoIndex } from './repo-index.js';
@@ -40,7 +40,9 @@ export const ABANDONED_PUBLISH_MS = 10 * 60 * 1000;
 export interface PublishResult {
   out: string;
   /** Files written (paths relative to OUT, `/`-separated). */
-  written: string[];
+  readonly written: string[];
+  /** How many: `written.length`, without listing them. */
+  filesWritten: number;
   /** Files already in OUT with the right contents. */
   unchanged: number;
   rootVersion: number;
@@ -105,15 +107,23 @@ function publishedPath(c: TargetCopy): string {
   return `targets/${c.nameHex === undefined ? c.target.path : targetFileName(c.target.path, c.nameHex)}`;
 }
 
+/** The target files of one role, linked as one batch. */
+interface RoleBatch {
+  role: string;
+  targets: Targets;
+}
+
 /**
  * The files publish places for targets: each target's published names and folders in OUT (the
- * folders kept, one per name). Its own function so the compiler optimises this loop alone.
+ * folders kept, one per name). Nothing is kept per file: a role's files are made again from the
+ * role when asked (a file not linked, progress, the list of files written).
  */
 class TargetFiles {
   /** Folders (relative to OUT/targets, "/"-separated) -> the folder in OUT. */
   readonly folders = new Map<string, string>();
-  /** Every file to place, in the order listed. */
-  readonly all: TargetCopy[] = [];
+  readonly batches: RoleBatch[] = [];
+  /** Files to place, in every batch. */
+  count = 0;
 
   constructor(
     private readonly targetsDir: string,
@@ -121,43 +131,71 @@ class TargetFiles {
     private readonly consistent: boolean,
   ) {}
 
-  /** The files of `targets` (listed by role `role`); a file listed twice is placed once, the second finds it there. */
-  copiesOf(targets: Iterable<TargetFile>, role: string): TargetCopy[] {
-    const alg = this.blobs.algorithm;
+  /** Sends the files of role `role` to `linker`, as one batch. */
+  send(linker: TargetLinker<RoleBatch>, targets: Targets, role: string): void {
+    const batch: RoleBatch = { role, targets };
+    let text = '';
+    for (const c of this.copiesOf(batch)) {
+      text += linkLine(c.blob, c.dest, c.size);
+      this.count++;
+    }
+    this.batches.push(batch);
+    linker.send(batch, text);
+  }
+
+  /** The files at these positions of their batches. */
+  copiesAt(positions: readonly Unlinked<RoleBatch>[]): TargetCopy[] {
     const out: TargetCopy[] = [];
-    for (const tf of targets) {
+    for (const [batch, at] of byBatch(positions)) {
+      let n = 0;
+      for (const c of this.copiesOf(batch)) if (at.has(n++)) out.push(c);
+    }
+    return out;
+  }
+
+  /** Where every file but those at `unlinked` was placed, as PublishResult.written names them. */
+  linkedPaths(unlinked: readonly Unlinked<RoleBatch>[]): string[] {
+    const skip = byBatch(unlinked);
+    const out: string[] = [];
+    for (const batch of this.batches) {
+      const at = skip.get(batch);
+      let n = 0;
+      for (const c of this.copiesOf(batch)) if (!at?.has(n++)) out.push(publishedPath(c));
+    }
+    return out;
+  }
+
+  /** The files of a role, in the order listed; a file listed twice is placed once, the second finds it there. */
+  private *copiesOf({ targets, role }: RoleBatch): Generator<TargetCopy> {
+    const alg = this.blobs.algorithm;
+    for (const tf of targets.files()) {
       const storeHex = tf.hashes[alg];
       if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${role}" has no ${alg} hash, yet the index let it through`);
       const path = tf.path;
-      const hexes = this.consistent ? Object.values(tf.hashes) : [];
-      checkTargetPath(path, Math.max(0, ...hexes.map((h) => h.length)));
+      let longest = 0;
+      if (this.consistent) for (const a in tf.hashes) longest = Math.max(longest, tf.hashes[a]!.length);
+      checkTargetPath(path, longest);
       // Checked: plain segments joined by "/", so concatenation is their join.
       const slash = path.lastIndexOf('/');
       const relDir = slash < 0 ? '' : path.slice(0, slash);
       const base = path.slice(slash + 1);
       let dir = this.folders.get(relDir);
       if (dir === undefined) this.folders.set(relDir, (dir = relDir ? join(this.targetsDir, ...relDir.split('/')) : this.targetsDir));
-      for (const hex of this.consistent ? hexes : [undefined]) {
-        const c = new TargetCopy(tf, dir, base, hex, this.blobs, storeHex);
-        out.push(c);
-        this.all.push(c);
-      }
+      if (!this.consistent) yield new TargetCopy(tf, dir, base, undefined, this.blobs, storeHex);
+      else for (const a in tf.hashes) yield new TargetCopy(tf, dir, base, tf.hashes[a], this.blobs, storeHex);
     }
-    return out;
   }
+}
 
-  /** Counts the files linked (all but `later`) into `written` and `progress`. */
-  countLinked(later: readonly TargetCopy[], written: string[], progress: FileProgress): void {
-    const notLinked = new Set(later);
-    progress.done = 0;
-    progress.bytes = 0;
-    for (const c of this.all) {
-      if (notLinked.has(c)) continue;
-      written.push(publishedPath(c));
-      progress.done++;
-      progress.bytes += c.size;
-    }
+/** Positions grouped by batch. */
+function byBatch(positions: readonly Unlinked<RoleBatch>[]): Map<RoleBatch, Set<number>> {
+  const m = new Map<RoleBatch, Set<number>>();
+  for (const { batch, position } of positions) {
+    let at = m.get(batch);
+    if (!at) m.set(batch, (at = new Set()));
+    at.add(position);
   }
+  return m;
 }
 
 function missingBlob(c: TargetCopy): RepositoryError {
@@ -401,16 +439,16 @@ export async function publishRepository(
   // every target is in place and durable.
   const targetsDir = join(out, 'targets');
   const targetFiles = new TargetFiles(targetsDir, blobs, consistent);
-  const todo = targetFiles.all;
   const progress: FileProgress = { done: 0, total: 0, bytes: 0 };
-  const linker = new TargetLinker<TargetCopy>(
+  const linker = new TargetLinker<RoleBatch>(
     roleFiles.length,
     (linked, bytes) => {
       progress.done = linked;
       progress.bytes = bytes;
-      opts.onProgress?.({ ...progress, total: todo.length });
+      opts.onProgress?.({ ...progress, total: targetFiles.count });
     },
-    (c, f) => ('blob' in f ? missingBlob(c) : new FileSystemError('publish a target file', c.dest, f.error)),
+    (batch, position, request, f) =>
+      'blob' in f ? missingBlob(targetFiles.copiesAt([{ batch, position }])[0]!) : new FileSystemError('publish a target file', request.dest, f.error),
   );
   const pending = await index.publishFolders(outKey);
   await index.setPublishFolders(outKey, [...new Set([...pending, targetsDir, metaDir])]);
@@ -444,18 +482,15 @@ export async function publishRepository(
         skipped += count * perTarget;
         continue;
       }
-      const batch = targetFiles.copiesOf((role ?? (await store.targets(name)).signed).targets.values(), name);
-      linker.send(batch);
+      targetFiles.send(linker, role ?? (await store.targets(name)).signed, name);
       // The files being written beside (role files, index) go on only when this loop lets them.
       if (toWrite.length % 8 === 0) await setImmediate();
     }
   } catch (e) {
     return fail(e);
   }
-  progress.total = todo.length;
+  progress.total = targetFiles.count;
 
-  // Leftovers of killed publishes: in the folders this one writes to, and in those a publish into
-  // OUT was writing to when it stopped (recorded before it writes there, kept until they are clean).
   const targetFolders = [...targetFiles.folders.values()];
   const folders = new Set([...pending, targetsDir, metaDir, ...targetFolders]);
   const written: string[] = [];
@@ -477,9 +512,10 @@ export async function publishRepository(
   };
   // While the thread links: the caching rules, which name no file.
   let later: TargetCopy[];
+  let unlinkedAll: Unlinked<RoleBatch>[];
+  let linked: number;
   try {
     await index.setPublishFolders(outKey, [...folders]);
-    await mapLimit([...folders], 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
 
     const rules = cachingRules(consistent);
     const newRules: [string, Uint8Array][] = [];
@@ -490,14 +526,20 @@ export async function publishRepository(
     }
     await writeFilesAtomic(newRules);
     for (const [path] of newRules) written.push(relative(out, path));
-    later = await linker.finish();
+    const { unlinked, made } = await linker.finish();
+    unlinkedAll = unlinked;
+    linked = targetFiles.count - unlinked.length;
+    later = targetFiles.copiesAt(unlinked);
+    // Leftovers of killed publishes: in the folders this one writes to (but those it made), and in
+    // those a publish into OUT was writing to when it stopped (recorded before it writes there,
+    // kept until they are clean).
+    await mapLimit([...folders].filter((d) => !made.has(d)), 16, async (d) => removeAbandonedTempFiles(d, ABANDONED_PUBLISH_MS, await listTempFiles(d)));
   } catch (e) {
     return fail(e);
   }
 
   // Files the thread did not link (already there, or another file system): compared, or copied.
-  targetFiles.countLinked(later, written, progress);
-  if (todo.length > 0) opts.onProgress?.({ ...progress });
+  if (targetFiles.count > 0) opts.onProgress?.({ ...progress });
 
   try {
     const placer = new TargetPlacer();
@@ -537,9 +579,14 @@ export async function publishRepository(
   for (const d of pending) if ((await listTempFiles(d)).length > 0) stillPending.push(d);
   await index.setPublishFolders(outKey, stillPending);
 
+  // The linked files are listed only when asked: 100,000 paths a command that counts them never needs.
+  let all: string[] | undefined;
   return {
     out,
-    written,
+    get written(): string[] {
+      return (all ??= [...targetFiles.linkedPaths(unlinkedAll), ...written]);
+    },
+    filesWritten: linked + written.length,
     unchanged,
     rootVersion,
     snapshotVersion,

@@ -13,7 +13,7 @@ import { utf8 } from '../helpers/repo.js';
 // other than root's run while the refresh goes on, in the order queued: one that fails stops the
 // ones after it and is the refresh's error.
 
-const log = vi.hoisted(() => ({ dirs: [] as string[], ops: [] as string[] }));
+const log = vi.hoisted(() => ({ dirs: [] as string[], ops: [] as string[], record: undefined as ((op: string, path: string) => void) | undefined }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
@@ -28,6 +28,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     const n = name(path);
     if (n) log.ops.push(`${op} ${n}`);
   };
+  log.record = record;
   const open: typeof fs.open = async (path, ...rest) => {
     const handle = await fs.open(path, ...rest);
     const sync = handle.sync.bind(handle);
@@ -46,6 +47,27 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     record('unlink', String(path));
   };
   return { ...fs, open, rename, unlink, default: { ...fs, open, rename, unlink } };
+});
+
+// Whole files given as bytes are written through node:fs callbacks (one chain, no FileHandle).
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const paths = new Map<number, string>();
+  const open = ((path: string, flags: string, mode: number, cb: (e: NodeJS.ErrnoException | null, fd: number) => void) =>
+    fs.open(path, flags, mode, (e, fd) => {
+      if (!e) paths.set(fd, String(path));
+      cb(e, fd);
+    })) as unknown as typeof fs.open;
+  const fsync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) =>
+    fs.fsync(fd, (e) => {
+      if (!e) log.record?.('fsync', paths.get(fd) ?? '');
+      cb(e);
+    })) as typeof fs.fsync;
+  const close = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    paths.delete(fd);
+    fs.close(fd, cb);
+  }) as typeof fs.close;
+  return { ...fs, open, fsync, close, default: { ...fs, open, fsync, close } };
 });
 
 afterEach(async () => {

@@ -50,8 +50,12 @@ function randomRole(r: Rng): Buffer {
 
 type Outcome = { ok: true; model: unknown; signedBytes: string; entries: [string, unknown][] } | { ok: false; error: unknown };
 
+/** Every entry, looked up by path; walking them (files(), as publish does) must find the same. */
 function entriesOf(t: Targets): [string, unknown][] {
-  return [...t.paths()].sort().map((p) => [p, t.getTarget(p)!.toJSON()]);
+  const looked: [string, unknown][] = [...t.paths()].sort().map((p) => [p, t.getTarget(p)!.toJSON()]);
+  const walked: [string, unknown][] = [...t.files()].map((f) => [f.path, f.toJSON()]);
+  expect(walked.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(looked);
+  return looked;
 }
 
 function general(bytes: Buffer): Outcome {
@@ -122,6 +126,7 @@ describe('reading a canonical targets role with its entries indexed in place', (
     for (const absent of ['', 'packages', 'packages/pkg-0/0/artifact-0.tar.g', 'packages/pkg-0/0/artifact-0.tar.gz ', 'zzz'])
       expect(metadata.signed.getTarget(absent)).toBeUndefined();
     expect([...metadata.signed.paths()]).toEqual([...targets.keys()].sort());
+    expect([...metadata.signed.files()].map((f) => f.toJSON())).toEqual([...targets.keys()].sort().map((p) => targets.get(p)!.toJSON()));
     expect(metadata.signed.targets.size).toBe(20_000);
   });
 
@@ -163,6 +168,10 @@ describe('reading a canonical targets role with its entries indexed in place', (
       a.replace('"00"', '"AbCdEf"'),
       a.replace('{"sha256":"00"}', '{"md5":"01","sha256":"00"}'),
       a.replace('{"sha256":"00"}', '{"sha256":"00","md5":"01"}'),
+      // Read in place only when the SHA-256 is the one hash: 64 digits followed by another, or a
+      // shorter one whose next hash ends exactly where a lone 64-digit one would.
+      a.replace('{"sha256":"00"}', `{"sha256":"${'ab'.repeat(32)}","sha512":"01"}`),
+      a.replace('{"sha256":"00"}', `{"sha256":"00","sha257":"${'c'.repeat(50)}"}`),
       '"a":{"custom":{"z":[1,{"y":null}]},"hashes":{"sha256":"00"},"length":1}',
       '"a":{"hashes":{"sha256":"00"},"length":1,"x-unknown":true}',
       '"0":{"hashes":{"sha256":"00"},"length":1},"10":{"hashes":{"sha256":"00"},"length":1},"9":{"hashes":{"sha256":"00"},"length":1}',

@@ -1,7 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { TargetLinker, type LinkFailure, type LinkRequest } from '../../src/repository/link-worker.js';
+import { linkLine, TargetLinker, type LinkFailure, type LinkRequest } from '../../src/repository/link-worker.js';
 import { removeTemps, tempDir } from './helpers.js';
 
 // The thread that hard-links target files for publish, driven directly: many batches (the main
@@ -31,13 +31,29 @@ async function items(count: number): Promise<{ base: string; list: Item[] }> {
   return { base, list };
 }
 
-type Linker = new (capacity: number, onDone: (linked: number, bytes: number) => void, toError: (item: Item, f: LinkFailure) => Error) => TargetLinker<Item>;
+type Linker = new (
+  capacity: number,
+  onDone: (linked: number, bytes: number) => void,
+  toError: (batch: Item[], position: number, request: LinkRequest, f: LinkFailure) => Error,
+) => TargetLinker<Item[]>;
 
-async function linkAll(Linker: Linker, list: Item[], perBatch: number): Promise<{ later: Item[]; progress: [number, number][] }> {
+async function linkAll(Linker: Linker, list: Item[], perBatch: number): Promise<{ later: Item[]; made: Set<string>; progress: [number, number][] }> {
   const progress: [number, number][] = [];
-  const linker = new Linker(Math.ceil(list.length / perBatch), (l, b) => progress.push([l, b]), (item, f) => new Error(`item ${item.n}: ${'blob' in f ? 'blob' : f.error.code}`));
-  for (let i = 0; i < list.length; i += perBatch) linker.send(list.slice(i, i + perBatch));
-  return { later: await linker.finish(), progress };
+  const linker = new Linker(
+    Math.ceil(list.length / perBatch),
+    (l, b) => progress.push([l, b]),
+    (batch, position, request, f) => {
+      // The request as sent, read back from the batch's text.
+      expect(request).toEqual({ blob: batch[position]!.blob, dest: batch[position]!.dest, size: batch[position]!.size });
+      return new Error(`item ${batch[position]!.n}: ${'blob' in f ? 'blob' : f.error.code}`);
+    },
+  );
+  for (let i = 0; i < list.length; i += perBatch) {
+    const batch = list.slice(i, i + perBatch);
+    linker.send(batch, batch.map((it) => linkLine(it.blob, it.dest, it.size)).join(''));
+  }
+  const { unlinked, made } = await linker.finish();
+  return { later: unlinked.map(({ batch, position }) => batch[position]!), made, progress };
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -48,8 +64,10 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 describe('the link thread', () => {
   it('links every request across many batches, making folders as needed, and reports progress', async () => {
     const { list } = await items(600);
-    const { later, progress } = await linkAll(TargetLinker, list, 7);
+    const { later, made, progress } = await linkAll(TargetLinker, list, 7);
     expect(later).toEqual([]);
+    // Made here: the 10 folders and the one above them, each reported once.
+    expect([...made].sort()).toEqual([path.dirname(path.dirname(list[0]!.dest)), ...Array.from({ length: 10 }, (_, d) => path.dirname(list[d]!.dest))].sort());
     for (const it of list) expect(await sameFile(it.blob, it.dest), it.dest).toBe(true);
     expect(progress.at(-1)).toEqual([600, (600 * 601) / 2]);
   });
@@ -58,7 +76,10 @@ describe('the link thread', () => {
     const { list } = await items(50);
     await mkdir(path.dirname(list[3]!.dest), { recursive: true });
     await writeFile(list[3]!.dest, 'already');
-    expect((await linkAll(TargetLinker, list, 5)).later.map((i) => i.n)).toEqual([3]);
+    const { later, made } = await linkAll(TargetLinker, list, 5);
+    expect(later.map((i) => i.n)).toEqual([3]);
+    expect(made.has(path.dirname(list[3]!.dest))).toBe(false); // there before
+    expect(made.has(path.dirname(list[4]!.dest))).toBe(true);
     expect(await readFile(list[3]!.dest, 'utf8')).toBe('already');
 
     const other = await items(50);

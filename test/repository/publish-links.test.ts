@@ -159,6 +159,7 @@ describe('publish links beside reading the roles', () => {
     expect(linkedBefore).toBeGreaterThan(0); // files of the bins read before the damaged one's
     const result = await repo.publish(out);
     expect(result.written.filter((w) => w.startsWith('targets/'))).toHaveLength(400 - linkedBefore);
+    expect(result.filesWritten).toBe(result.written.length);
     for (const [p, tf] of targets) {
       const published = path.join(out, 'targets', publishedTargetName(p, tf.hashes.sha256));
       expect(await inode(published), p).toBe(await inode(repo.blobPath(tf)));
@@ -178,8 +179,10 @@ describe('re-publish writes only what is new', () => {
     const first = await repo.publish(out);
     expect(first.written.filter((w) => w.startsWith('targets/'))).toHaveLength(64);
 
+    expect(first.filesWritten).toBe(first.written.length);
     const unchanged = await repo.publish(out);
     expect(unchanged.written).toEqual([]);
+    expect(unchanged.filesWritten).toBe(0);
 
     const [bin] = await add(repo, base, { 'pkg/new.txt': 'new' });
     await release(repo);
