@@ -66,7 +66,19 @@ export async function makeDir(dir: string, action: string): Promise<void> {
  * folder fsync to a caller that replaces many files in it (see writeFilesAtomic).
  */
 function tempNameFor(path: string): string {
-  return `${tempStem(path)}${randomBytes(6).toString('hex')}`;
+  return `${tempStem(path)}${randomHex12()}`;
+}
+
+/** Random bytes for temp names, drawn 512 names at a time (one draw per name cost publish 24 ms per 1,000 files). */
+const random = { pool: Buffer.alloc(0), next: 0 };
+
+function randomHex12(): string {
+  if (random.next + 6 > random.pool.length) {
+    random.pool = randomBytes(6 * 512);
+    random.next = 0;
+  }
+  random.next += 6;
+  return random.pool.toString('hex', random.next - 6, random.next);
 }
 
 /** Whether `name` is a temp file tempNameFor made for `path`. */

@@ -12,6 +12,7 @@ import { Snapshot } from './snapshot.js';
 import { Targets } from './targets.js';
 import { TargetsIndex } from './targets-index.js';
 import { Timestamp } from './timestamp.js';
+import type { TargetFile } from './files.js';
 
 export type AnySigned = Root | Timestamp | Snapshot | Targets;
 export type SignedType = AnySigned['type'];
@@ -157,6 +158,23 @@ export class Metadata<T extends AnySigned = AnySigned> {
     const { bytes: signedBytes, members } = canonicalBytesCountingMembers(signed, 'signed', bytes.length);
     checkMemberCount(parsed, members + countMembers(value, signed));
     return { metadata: Metadata.fromJSON(value, type, role), signedBytes };
+  }
+
+  /**
+   * @internal The target files the targets role file `bytes` lists, for a file whose bytes were
+   * verified already (publish: the repository index judged these very bytes). A canonical file,
+   * as tufkit writes it, has its entries read in place and nothing else parsed; any other is read
+   * in full. Each iteration walks the entries again, building each file as it goes.
+   */
+  static listedTargetFiles(bytes: Uint8Array, role: string): Iterable<TargetFile> {
+    if (isAscii(bytes)) {
+      const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+      const open = objectMemberAt(text, ['signed', 'targets']);
+      const found = open < 0 ? undefined : TargetsIndex.of(text, open, role);
+      if (found) return { [Symbol.iterator]: () => found.index.files() };
+    }
+    const targets = Metadata.fromBytes(bytes, 'targets', role).signed;
+    return { [Symbol.iterator]: () => targets.files() };
   }
 
   /**

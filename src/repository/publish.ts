@@ -11,7 +11,6 @@ import { linkLine, TargetLinker, type LinkRequest, type Unlinked } from './link-
 import type { BlobStore } from './blob-store.js';
 import { BLOBS_DIR, checkDistinctFiles, checkTargetPath, INDEX_DIR, METADATA_DIR, publishedMetadataName, SETTINGS_FILE, targetFileName } from './layout.js';
 import type { RepoIndex } from './repo-index.js';
-import type { Targets } from '../models/targets.js';
 import type { RoleStore } from './role-store.js';
 import { problemError, repositoryStatus } from './status.js';
 import { CHUNK, mapLimit } from './targets-hashing.js';
@@ -110,7 +109,8 @@ function publishedPath(c: TargetCopy): string {
 /** The target files of one role, linked as one batch. */
 interface RoleBatch {
   role: string;
-  targets: Targets;
+  /** Walked again whenever asked. */
+  files: Iterable<TargetFile>;
 }
 
 /**
@@ -132,8 +132,8 @@ class TargetFiles {
   ) {}
 
   /** Sends the files of role `role` to `linker`, as one batch. */
-  send(linker: TargetLinker<RoleBatch>, targets: Targets, role: string): void {
-    const batch: RoleBatch = { role, targets };
+  send(linker: TargetLinker<RoleBatch>, files: Iterable<TargetFile>, role: string): void {
+    const batch: RoleBatch = { role, files };
     let text = '';
     for (const c of this.copiesOf(batch)) {
       text += linkLine(c.blob, c.dest, c.size);
@@ -166,9 +166,9 @@ class TargetFiles {
   }
 
   /** The files of a role, in the order listed; a file listed twice is placed once, the second finds it there. */
-  private *copiesOf({ targets, role }: RoleBatch): Generator<TargetCopy> {
+  private *copiesOf({ files, role }: RoleBatch): Generator<TargetCopy> {
     const alg = this.blobs.algorithm;
-    for (const tf of targets.files()) {
+    for (const tf of files) {
       const storeHex = tf.hashes[alg];
       if (!storeHex) throw new RepositoryError(`internal: target "${tf.path}" of role "${role}" has no ${alg} hash, yet the index let it through`);
       const path = tf.path;
@@ -469,20 +469,23 @@ export async function publishRepository(
     for (const { name, file } of roleFiles) {
       const count = index.role(name).targets;
       targetCount += count;
-      let role: Targets | undefined;
+      let listed: Iterable<TargetFile> | undefined;
       if (!inOut.has(name)) {
         toWrite.push({ name, file });
-        // Not counted again: status counted its signatures (the index's verdict, judged over these
-        // very bytes, roleBytes checks their sha256, under the keys its delegator lists now).
-        role = (await store.forVerification(name)).metadata.signed as Targets;
+        // Only its target entries are read, from the bytes written: status judged these very bytes
+        // (roleBytes checks their sha256) in full, signatures counted under the keys its delegator
+        // lists now (the index's verdict).
+        const bytes = await roleBytes(name);
+        listed = await store.listedTargetFiles(name);
         if (staged.size === 0) await mkdir(metaDir, { recursive: true });
-        staged.add(join(metaDir, file), await roleBytes(name));
+        staged.add(join(metaDir, file), bytes);
       }
       if (consistent && inOut.has(name)) {
         skipped += count * perTarget;
         continue;
       }
-      targetFiles.send(linker, role ?? (await store.targets(name)).signed, name);
+      const role = listed ? undefined : (await store.targets(name)).signed;
+      targetFiles.send(linker, listed ?? { [Symbol.iterator]: () => role!.files() }, name);
       // The files being written beside (role files, index) go on only when this loop lets them.
       if (toWrite.length % 8 === 0) await setImmediate();
     }

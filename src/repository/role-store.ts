@@ -4,6 +4,7 @@ import { MetadataFormatError, RoleNotFoundError, StorageError } from '../errors.
 import type { Delegations } from '../models/delegations.js';
 import type { Key } from '../models/key.js';
 import { Metadata } from '../models/metadata.js';
+import type { TargetFile } from '../models/files.js';
 import type { Role } from '../models/role.js';
 import { Root, TOP_LEVEL_ROLES, type TopLevelRole } from '../models/root.js';
 import type { Snapshot } from '../models/snapshot.js';
@@ -146,13 +147,12 @@ export class RoleStore {
   }
 
   /**
-   * A fresh parse of the role's bytes as on disk, with the bytes its signatures cover (the file's
-   * own span when it is canonical, as tufkit writes it: nothing re-encoded).
+   * The target files role `name`'s bytes as on disk list, for bytes verified already (see
+   * Metadata.listedTargetFiles); each iteration walks them again.
    */
-  async forVerification(name: string): Promise<{ metadata: Metadata; signedBytes: Uint8Array }> {
-    const type = isTopLevel(name) ? name : 'targets';
+  async listedTargetFiles(name: string): Promise<Iterable<TargetFile>> {
     const bytes = await this.bytes(name);
-    return fromFile(this.layout.roleFile(name), () => Metadata.fromBytesForVerification(bytes, type, name));
+    return fromFile(this.layout.roleFile(name), () => Metadata.listedTargetFiles(bytes, name));
   }
 
   /** Records a role as written (or as created in memory, with `bytes` undefined until written). */

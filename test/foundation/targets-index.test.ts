@@ -53,9 +53,12 @@ type Outcome = { ok: true; model: unknown; signedBytes: string; entries: [string
 /** Every entry, looked up by path; walking them (files(), as publish does) must find the same. */
 function entriesOf(t: Targets): [string, unknown][] {
   const looked: [string, unknown][] = [...t.paths()].sort().map((p) => [p, t.getTarget(p)!.toJSON()]);
-  const walked: [string, unknown][] = [...t.files()].map((f) => [f.path, f.toJSON()]);
-  expect(walked.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(looked);
+  expect(byPath([...t.files()].map((f) => [f.path, f.toJSON()]))).toEqual(looked);
   return looked;
+}
+
+function byPath(entries: [string, unknown][]): [string, unknown][] {
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function general(bytes: Buffer): Outcome {
@@ -101,6 +104,9 @@ describe('reading a canonical targets role with its entries indexed in place', (
       if (g.ok) {
         accepted++;
         expect(v, what).toEqual(g);
+        // What publish reads of a file it knows is valid: the same files, every time it walks them.
+        const listed = Metadata.listedTargetFiles(bytes, 'targets');
+        for (let walk = 0; walk < 2; walk++) expect(byPath([...listed].map((f) => [f.path, f.toJSON()])), what).toEqual(g.entries);
       } else {
         refused++;
         expect(v.ok, `${what}: ${String(g.error)}`).toBe(false);
