@@ -162,6 +162,7 @@ process.on('exit', () => {
 interface CliRun {
   ms: number;
   peakRss: number;
+  stdout: string;
 }
 
 /** Runs `tufkit args` (the built CLI, a fresh process as a user runs it): wall time and peak RSS. */
@@ -173,7 +174,7 @@ async function tufkit(work: string, args: string[]): Promise<CliRun> {
   const r = spawnSync(process.execPath, ['-r', preload, CLI, ...args], { cwd: work, env: { ...process.env, TUFKIT_BENCH_RSS_FILE: rssFile }, encoding: 'utf8' });
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`tufkit ${args.join(' ')} failed: ${r.stderr}`);
-  return { ms, peakRss: Number(await readFile(rssFile, 'utf8')) };
+  return { ms, peakRss: Number(await readFile(rssFile, 'utf8')), stdout: r.stdout };
 }
 
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -246,14 +247,18 @@ export async function benchPublish(): Promise<void> {
           const cpR: number[] = [];
           const cpAl: number[] = [];
           const firsts: CliRun[] = [];
+          // Nothing is deleted between rounds: ext4 skips inodes freed in the last minute when it
+          // allocates new ones, which made every file created right after a deletion cost a scan.
+          const scratch: string[] = [];
           for (let r = 0; r < FIRST_PUBLISH_ROUNDS; r++) {
-            cpR.push(timed('cp', ['-r', join(dir, 'blobs'), join(work, 'cp-r')]));
-            cpAl.push(timed('cp', ['-al', join(dir, 'blobs'), join(work, 'cp-al')]));
-            await rm(out, { recursive: true, force: true });
-            firsts.push(await tufkit(work, ['publish', dir, '--out', out]));
-            await rm(join(work, 'cp-r'), { recursive: true, force: true });
-            await rm(join(work, 'cp-al'), { recursive: true, force: true });
+            const [copy, links] = ['cp-r', 'cp-al'].map((n) => join(work, `${n}-${r}`)) as [string, string];
+            const into = r === FIRST_PUBLISH_ROUNDS - 1 ? out : join(work, `out-${r}`);
+            scratch.push(copy, links, ...(into === out ? [] : [into]));
+            cpR.push(timed('cp', ['-r', join(dir, 'blobs'), copy]));
+            cpAl.push(timed('cp', ['-al', join(dir, 'blobs'), links]));
+            firsts.push(await tufkit(work, ['publish', dir, '--out', into]));
           }
+          for (const d of scratch) await rm(d, { recursive: true, force: true });
           const first = { ms: med(firsts.map((f) => f.ms)), peakRss: med(firsts.map((f) => f.peakRss)) };
           const ratio = (floor: number[]): string => {
             const rs = firsts.map((f, i) => f.ms / floor[i]!);
@@ -266,8 +271,9 @@ export async function benchPublish(): Promise<void> {
           const first = await tufkit(work, ['publish', dir, '--out', out]);
           console.log(row(`  first publish (tufkit publish, fresh process)`, first.ms, bytes, `peak RSS ${mb(first.peakRss)} MB`));
         }
-        const again = await withPeakRss(() => repo.publish(out));
-        console.log(row(`  re-publish, nothing changed`, again.ms, undefined, `${again.result.written.length} written, peak RSS ${mb(again.peakRss)} MB`));
+        const again = await tufkit(work, ['publish', dir, '--out', out]);
+        const rewritten = /: (\d+) file\(s\) written/.exec(again.stdout)?.[1] ?? '?';
+        console.log(row(`  re-publish, nothing changed (fresh process)`, again.ms, undefined, `${rewritten} written, peak RSS ${mb(again.peakRss)} MB`));
 
         const runs: CliRun[][] = [];
         let lastWritten = 0;
@@ -288,7 +294,7 @@ export async function benchPublish(): Promise<void> {
           runs.push(times);
           lastWritten = (await repo.publish(out)).written.length;
         }
-        const step = (i: number): CliRun => ({ ms: med(runs.map((r) => r[i]!.ms)), peakRss: med(runs.map((r) => r[i]!.peakRss)) });
+        const step = (i: number): Omit<CliRun, 'stdout'> => ({ ms: med(runs.map((r) => r[i]!.ms)), peakRss: med(runs.map((r) => r[i]!.peakRss)) });
         const total = RELEASE_STEPS.reduce((a, _, i) => a + step(i).ms, 0);
         for (const [i, name] of RELEASE_STEPS.entries()) console.log(row(`  one-file release: ${name}`, step(i).ms, undefined, `peak RSS ${mb(step(i).peakRss)} MB`));
         console.log(`    one-file release in all: ${(total / 1000).toFixed(2)} s = ${(total / trivialMs).toFixed(1)}x five trivial commands; a publish after it writes ${lastWritten} file(s)`);
