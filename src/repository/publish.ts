@@ -106,12 +106,18 @@ function publishedPath(c: TargetCopy): string {
   return `targets/${c.nameHex === undefined ? c.target.path : targetFileName(c.target.path, c.nameHex)}`;
 }
 
-/** The target files of one role, linked as one batch. */
-interface RoleBatch {
+/** The target files of one role. */
+interface RoleFiles {
   role: string;
   /** Walked again whenever asked. */
   files: Iterable<TargetFile>;
 }
+
+/** Roles whose files are linked as one batch (a role of hash bins lists few; a message per role cost more than its links). */
+type RoleBatch = RoleFiles[];
+
+/** Files a batch holds at least, but the last one. */
+const BATCH_FILES = 256;
 
 /**
  * The files publish places for targets: each target's published names and folders in OUT (the
@@ -124,6 +130,10 @@ class TargetFiles {
   readonly batches: RoleBatch[] = [];
   /** Files to place, in every batch. */
   count = 0;
+  /** The batch being filled, and its text. */
+  private next: RoleBatch = [];
+  private text = '';
+  private inNext = 0;
 
   constructor(
     private readonly targetsDir: string,
@@ -131,16 +141,26 @@ class TargetFiles {
     private readonly consistent: boolean,
   ) {}
 
-  /** Sends the files of role `role` to `linker`, as one batch. */
+  /** Adds the files of role `role`, sent to `linker` once the batch holds BATCH_FILES (or on flush()). */
   send(linker: TargetLinker<RoleBatch>, files: Iterable<TargetFile>, role: string): void {
-    const batch: RoleBatch = { role, files };
-    let text = '';
-    for (const c of this.copiesOf(batch)) {
-      text += linkLine(c.blob, c.dest, c.size);
-      this.count++;
+    const rf: RoleFiles = { role, files };
+    for (const c of this.copiesOf([rf])) {
+      this.text += linkLine(c.blob, c.dest, c.size);
+      this.inNext++;
     }
-    this.batches.push(batch);
-    linker.send(batch, text);
+    this.next.push(rf);
+    if (this.inNext >= BATCH_FILES) this.flush(linker);
+  }
+
+  /** Sends the batch being filled. */
+  flush(linker: TargetLinker<RoleBatch>): void {
+    if (this.next.length === 0) return;
+    this.batches.push(this.next);
+    linker.send(this.next, this.text);
+    this.count += this.inNext;
+    this.next = [];
+    this.text = '';
+    this.inNext = 0;
   }
 
   /** The files at these positions of their batches. */
@@ -165,8 +185,12 @@ class TargetFiles {
     return out;
   }
 
-  /** The files of a role, in the order listed; a file listed twice is placed once, the second finds it there. */
-  private *copiesOf({ files, role }: RoleBatch): Generator<TargetCopy> {
+  /** The files of a batch's roles, in the order listed; a file listed twice is placed once, the second finds it there. */
+  private *copiesOf(batch: RoleBatch): Generator<TargetCopy> {
+    for (const { files, role } of batch) yield* this.copiesOfRole(files, role);
+  }
+
+  private *copiesOfRole(files: Iterable<TargetFile>, role: string): Generator<TargetCopy> {
     const alg = this.blobs.algorithm;
     for (const tf of files) {
       const storeHex = tf.hashes[alg];
@@ -489,6 +513,7 @@ export async function publishRepository(
       // The files being written beside (role files, index) go on only when this loop lets them.
       if (toWrite.length % 8 === 0) await setImmediate();
     }
+    targetFiles.flush(linker);
   } catch (e) {
     return fail(e);
   }
