@@ -475,7 +475,8 @@ export async function publishRepository(
       'blob' in f ? missingBlob(targetFiles.copiesAt([{ batch, position }])[0]!) : new FileSystemError('publish a target file', request.dest, f.error),
   );
   const pending = await index.publishFolders(outKey);
-  await index.setPublishFolders(outKey, [...new Set([...pending, targetsDir, metaDir])]);
+  // OUT itself too: the caching rules are written there.
+  await index.setPublishFolders(outKey, [...new Set([...pending, out, targetsDir, metaDir])]);
   // Role files are written (temp file, fsync) as they are verified, beside the linking, and put in
   // place once every target is durable.
   const staged = new StagedFiles();
@@ -520,7 +521,7 @@ export async function publishRepository(
   progress.total = targetFiles.count;
 
   const targetFolders = [...targetFiles.folders.values()];
-  const folders = new Set([...pending, targetsDir, metaDir, ...targetFolders]);
+  const folders = new Set([...pending, out, targetsDir, metaDir, ...targetFolders]);
   const written: string[] = [];
   let unchanged = skipped;
   // Each group durable before the next: root versions and targets, then the roles, snapshot, and

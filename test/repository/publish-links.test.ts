@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadVersionError, LengthOrHashMismatchError } from '../../src/errors.js';
 import type { TargetFile } from '../../src/models/files.js';
 import { publishedTargetName } from '../../src/repository/layout.js';
+import { ABANDONED_PUBLISH_MS } from '../../src/repository/publish.js';
 import { Repository } from '../../src/repository/repository.js';
 import { addFileTargets, keyOf, newSigner, removeTemps, tempDir } from './helpers.js';
 
@@ -165,6 +166,24 @@ describe('publish links beside reading the roles', () => {
       expect(await inode(published), p).toBe(await inode(repo.blobPath(tf)));
     }
     expect(existsSync(path.join(out, 'metadata/timestamp.json'))).toBe(true);
+  });
+});
+
+describe('temp files a killed publish left', () => {
+  it('are removed from OUT itself (the caching rules are written there) and its folders once abandoned, young ones kept', async () => {
+    const { repo, base } = await fresh();
+    await add(repo, base, { 'dir/a.txt': 'a' });
+    await release(repo);
+    const out = path.join(base, 'out');
+    await repo.publish(out);
+    const left = [path.join(out, '.tufkit-tmp-_headers-0123456789ab'), path.join(out, 'metadata', '.tufkit-tmp-timestamp.json-0123456789ab')];
+    const young = path.join(out, '.tufkit-tmp-tufkit-nginx.conf-0123456789ab');
+    for (const f of [...left, young]) await writeFile(f, 'half written');
+    const then = new Date(Date.now() - ABANDONED_PUBLISH_MS - 60_000);
+    for (const f of left) await utimes(f, then, then);
+    await repo.publish(out);
+    for (const f of left) expect(existsSync(f), f).toBe(false);
+    expect(existsSync(young)).toBe(true);
   });
 });
 
