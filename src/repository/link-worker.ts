@@ -116,9 +116,10 @@ export interface Unlinked<B> {
 }
 
 /**
- * Hard links made on a worker thread (and, at the end, on the main thread), requests sent in
- * batches as they are known, each as text (linkLine per request): a batch costs one string, not
- * an object per file. A blob missing or of the wrong size stops it; finish() then rejects.
+ * Hard links made on a worker thread (and on the main thread: at the end, and whenever the thread
+ * is far behind), requests sent in batches as they are known, each as text (linkLine per request):
+ * a batch costs one string, not an object per file. A blob missing or of the wrong size stops it;
+ * finish() then rejects.
  */
 export class TargetLinker<B> {
   private worker: Worker | undefined;
@@ -126,6 +127,13 @@ export class TargetLinker<B> {
   private readonly batches: B[] = [];
   /** Each batch's text until it is done (then dropped: a batch only ever needs it to be linked). */
   private readonly texts: (string | undefined)[] = [];
+  /** Characters of each batch posted to the thread (0: linked here), and of those not done yet. */
+  private readonly posted: number[] = [];
+  private queued = 0;
+  /** A batch failed: no more are linked (finish() reports it). */
+  private stopped = false;
+  /** Whether links are still tried on this thread (false once the file system refused one: copies then). */
+  private readonly here = { linking: true };
   /** No thread could be started (workers not allowed here): finish() links every batch itself. */
   private noThread = false;
   private readonly results = new Map<number, BatchResult>();
@@ -143,6 +151,12 @@ export class TargetLinker<B> {
     private readonly onDone: (linked: number, bytes: number) => void,
     /** The error finish() rejects with when linking stopped at request `position` of `batch`. */
     private readonly toError: (batch: B, position: number, request: LinkRequest, failure: LinkFailure) => Error,
+    /**
+     * Characters of batches waiting for the thread beyond which a batch is linked here instead:
+     * each waits twice (its text, and its copy in the thread's queue), so a publish of 1,000,000
+     * targets that outruns the thread would otherwise hold them all.
+     */
+    private readonly maxQueued = 16 * 1024 * 1024,
   ) {
     this.claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, capacity)));
   }
@@ -154,7 +168,18 @@ export class TargetLinker<B> {
     if (id >= this.claims.length) throw new Error('internal: more link batches than announced');
     this.batches.push(batch);
     this.texts.push(text);
-    this.start()?.postMessage({ id, text });
+    this.posted.push(0);
+    if (this.stopped) return;
+    const worker = this.start();
+    if (worker && (this.queued === 0 || this.queued + text.length <= this.maxQueued)) {
+      this.posted[id] = text.length;
+      this.queued += text.length;
+      worker.postMessage({ id, text });
+      return;
+    }
+    // The thread is that far behind, or there is none: linked here, now (the thread never sees it).
+    Atomics.store(this.claims, id, 2);
+    this.record(id, linkBatch(fs, dirname, text, this.here));
   }
 
   /**
@@ -173,13 +198,13 @@ export class TargetLinker<B> {
         if (this.broken) throw this.broken.e;
         this.worker.postMessage(null);
       }
-      // Batches the thread has not started (all of them without a thread) are done here, from the last one back.
-      const state = { linking: true };
-      for (let id = this.batches.length - 1; id >= 0; id--) {
-        if (Atomics.compareExchange(this.claims, id, 0, 2) !== 0) break;
-        const r = linkBatch(fs, dirname, this.texts[id]!, state);
-        this.record(id, r);
-        if ('fail' in r) break;
+      // Batches the thread has not started are done here, from the last one back, down to the
+      // first one it has (it takes them in order; those linked here already are passed over).
+      for (let id = this.batches.length - 1; id >= 0 && !this.stopped; id--) {
+        const was = Atomics.compareExchange(this.claims, id, 0, 2);
+        if (was === 1) break;
+        if (was === 2) continue;
+        this.record(id, linkBatch(fs, dirname, this.texts[id]!, this.here));
         // Other work waiting on this thread (files being written beside) goes on between batches.
         await setImmediate();
       }
@@ -240,7 +265,12 @@ export class TargetLinker<B> {
 
   private record(id: number, r: BatchResult): void {
     this.results.set(id, r);
-    if ('fail' in r) return;
+    this.queued -= this.posted[id]!;
+    this.posted[id] = 0;
+    if ('fail' in r) {
+      this.stopped = true;
+      return;
+    }
     this.texts[id] = undefined;
     this.linked += r.linked;
     this.bytes += r.bytes;

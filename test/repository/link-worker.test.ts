@@ -35,9 +35,10 @@ type Linker = new (
   capacity: number,
   onDone: (linked: number, bytes: number) => void,
   toError: (batch: Item[], position: number, request: LinkRequest, f: LinkFailure) => Error,
+  maxQueued?: number,
 ) => TargetLinker<Item[]>;
 
-async function linkAll(Linker: Linker, list: Item[], perBatch: number): Promise<{ later: Item[]; made: Set<string>; progress: [number, number][] }> {
+async function linkAll(Linker: Linker, list: Item[], perBatch: number, maxQueued?: number): Promise<{ later: Item[]; made: Set<string>; progress: [number, number][] }> {
   const progress: [number, number][] = [];
   const linker = new Linker(
     Math.ceil(list.length / perBatch),
@@ -47,6 +48,7 @@ async function linkAll(Linker: Linker, list: Item[], perBatch: number): Promise<
       expect(request).toEqual({ blob: batch[position]!.blob, dest: batch[position]!.dest, size: batch[position]!.size });
       return new Error(`item ${batch[position]!.n}: ${'blob' in f ? 'blob' : f.error.code}`);
     },
+    maxQueued,
   );
   for (let i = 0; i < list.length; i += perBatch) {
     const batch = list.slice(i, i + perBatch);
@@ -70,6 +72,19 @@ describe('the link thread', () => {
     expect([...made].sort()).toEqual([path.dirname(path.dirname(list[0]!.dest)), ...Array.from({ length: 10 }, (_, d) => path.dirname(list[d]!.dest))].sort());
     for (const it of list) expect(await sameFile(it.blob, it.dest), it.dest).toBe(true);
     expect(progress.at(-1)).toEqual([600, (600 * 601) / 2]);
+  });
+
+  it('links batches itself while the thread is far behind, with the same outcome', async () => {
+    const { list } = await items(300);
+    // At most one batch waits for the thread: the others sent meanwhile are linked on this thread.
+    const { later, progress } = await linkAll(TargetLinker, list, 3, 1);
+    expect(later).toEqual([]);
+    for (const it of list) expect(await sameFile(it.blob, it.dest), it.dest).toBe(true);
+    expect(progress.at(-1)).toEqual([300, (300 * 301) / 2]);
+
+    const other = await items(60);
+    await writeFile(other.list[41]!.blob, 'damaged');
+    await expect(linkAll(TargetLinker, other.list, 4, 1)).rejects.toThrow('item 41: blob');
   });
 
   it('leaves a file already there for a copy, and stops at a blob of the wrong size', async () => {
