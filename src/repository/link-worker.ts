@@ -134,7 +134,7 @@ export class TargetLinker<B> {
   private stopped = false;
   /** Whether links are still tried on this thread (false once the file system refused one: copies then). */
   private readonly here = { linking: true };
-  /** No thread could be started (workers not allowed here): finish() links every batch itself. */
+  /** No thread could be started (workers not allowed here): every batch is linked here as it is sent. */
   private noThread = false;
   private readonly results = new Map<number, BatchResult>();
   private linked = 0;
@@ -246,7 +246,7 @@ export class TargetLinker<B> {
         workerData: this.claims,
       });
     } catch {
-      // Threads not allowed (a permission model without --allow-worker): linked here, at the end.
+      // Threads not allowed (a permission model without --allow-worker): linked here, as sent.
       this.noThread = true;
       return undefined;
     }
