@@ -456,10 +456,10 @@ export async function publishRepository(
     }
   });
 
-  // The roles publish writes are parsed once, from the bytes it writes. Their targets
-  // (without consistent snapshots, those of every role) are handed role by role to a thread that
-  // checks each new file's blob (present, of the listed size) and hard-links it into OUT while the
-  // next role is read. A target file no metadata names yet is inert: metadata is written only once
+  // Of the roles publish writes, only the target entries are read, from the bytes it writes. Their
+  // targets (without consistent snapshots, those of every role) are handed a few roles at a time to
+  // a thread that checks each new file's blob (present, of the listed size) and hard-links it into
+  // OUT while the next role is read. A target file no metadata names yet is inert: metadata is written only once
   // every target is in place and durable.
   const targetsDir = join(out, 'targets');
   const targetFiles = new TargetFiles(targetsDir, blobs, consistent);
